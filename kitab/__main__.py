@@ -1,0 +1,3 @@
+from kitab.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""catalogue room (see DESIGN.md)."""

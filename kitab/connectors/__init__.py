@@ -1,0 +1,1 @@
+"""connectors room (see DESIGN.md)."""

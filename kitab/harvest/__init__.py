@@ -1,0 +1,1 @@
+"""harvest room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""mappings room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""sync room (see DESIGN.md)."""
