@@ -1,0 +1,385 @@
+"""The state store: what kitab knows about each target between runs.
+
+Per target it keeps the link record ↔ item, the hash of the metadata last pushed, the files last
+pushed with their checksums, the last synced metadata (the *base* of the three-way merge), a
+write-ahead journal of remote writes, watermarks for incremental reads, and the history of runs.
+
+It is a real SQLite file by default (WAL mode, so ``kitab serve`` can read while a push writes).
+The schema is versioned: each room that needs tables registers numbered migrations under its own
+component name, and opening a store applies whatever is missing, so an old state file is
+upgraded in place rather than rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kitab.model import Metadata, Value
+
+#: component → ordered migrations (each a list of SQL statements). Append, never edit: a
+#: migration that has run on a library's state file must stay as it was.
+MIGRATIONS: dict[str, list[list[str]]] = {
+    "sync": [
+        [
+            """CREATE TABLE links (
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                item_id TEXT NOT NULL,
+                item_url TEXT,
+                metadata_hash TEXT NOT NULL,
+                base TEXT NOT NULL,
+                files TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (target, key))""",
+            "CREATE INDEX links_item ON links (target, item_id)",
+            """CREATE TABLE journal (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id INTEGER,
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                action TEXT NOT NULL,
+                status TEXT NOT NULL,
+                detail TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL)""",
+            "CREATE INDEX journal_open ON journal (target, status)",
+            """CREATE TABLE runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                job TEXT NOT NULL,
+                target TEXT,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                outcome TEXT,
+                counts TEXT,
+                report TEXT)""",
+            """CREATE TABLE watermarks (
+                scope TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at TEXT NOT NULL)""",
+            """CREATE TABLE file_hashes (
+                path TEXT PRIMARY KEY,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                md5 TEXT NOT NULL,
+                sha256 TEXT NOT NULL)""",
+        ],
+    ],
+}
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def metadata_to_json(metadata: Metadata) -> str:
+    return json.dumps(
+        {
+            name: [[v.value, v.language] if v.language else [v.value] for v in values]
+            for name, values in metadata.items()
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def metadata_from_json(text: str) -> Metadata:
+    return {name: [Value(*pair) for pair in values] for name, values in json.loads(text).items()}
+
+
+@dataclass(slots=True)
+class SyncedFile:
+    """A file as last pushed: enough to tell whether the local scan changed since."""
+
+    name: str
+    remote_id: str
+    checksum: str  # in the target's algorithm (MD5 for DSpace, SHA-256 for Omeka S)
+    size: int
+
+
+@dataclass(slots=True)
+class Link:
+    """One catalogue record linked to one repository item on one target."""
+
+    target: str
+    key: str
+    item_id: str
+    metadata_hash: str
+    base: Metadata  # the mapped metadata as last synced: the base of the three-way merge
+    files: list[SyncedFile] = field(default_factory=list)
+    item_url: str | None = None
+    updated_at: str = ""
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    id: int
+    run_id: int | None
+    target: str
+    key: str
+    action: str
+    status: str  # intent | done | failed
+    detail: dict[str, Any]
+    created_at: str
+
+
+@dataclass(slots=True)
+class Run:
+    id: int
+    job: str
+    target: str | None
+    started_at: str
+    finished_at: str | None
+    outcome: str | None
+    counts: dict[str, int]
+    report: str | None
+
+
+class StateStore:
+    """SQLite-backed state. Safe to share between the threads of one run."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._lock = threading.RLock()
+        self.migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of writes (BEGIN IMMEDIATE: writers queue instead of failing)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns lastrowid."""
+        with self.transaction() as db:
+            return db.execute(sql, params).lastrowid or 0
+
+    def migrate(self) -> None:
+        """Bring every registered component's tables up to date."""
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions "
+                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            for component, steps in MIGRATIONS.items():
+                row = db.execute(
+                    "SELECT version FROM schema_versions WHERE component = ?", (component,)
+                ).fetchone()
+                current = row[0] if row else 0
+                if current > len(steps):
+                    raise RuntimeError(
+                        f"{self.path} was written by a newer kitab "
+                        f"({component} schema {current}, this one knows {len(steps)})"
+                    )
+                for statements in steps[current:]:
+                    for statement in statements:
+                        db.execute(statement)
+                if len(steps) != current:
+                    db.execute(
+                        "INSERT OR REPLACE INTO schema_versions VALUES (?, ?)",
+                        (component, len(steps)),
+                    )
+
+    def schema_version(self, component: str = "sync") -> int:
+        rows = self.query("SELECT version FROM schema_versions WHERE component = ?", (component,))
+        return rows[0][0] if rows else 0
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def get_link(self, target: str, key: str) -> Link | None:
+        rows = self.query(
+            "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
+            "FROM links WHERE target = ? AND key = ?",
+            (target, key),
+        )
+        return _link(rows[0]) if rows else None
+
+    def link_by_item(self, target: str, item_id: str) -> Link | None:
+        rows = self.query(
+            "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
+            "FROM links WHERE target = ? AND item_id = ?",
+            (target, item_id),
+        )
+        return _link(rows[0]) if rows else None
+
+    def iter_links(self, target: str) -> Iterator[Link]:
+        """Every link of a target, in key order, fetched in pages (memory stays flat)."""
+        last = ""
+        while True:
+            rows = self.query(
+                "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
+                "FROM links WHERE target = ? AND key > ? ORDER BY key LIMIT 1000",
+                (target, last),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _link(row)
+            last = rows[-1][1]
+
+    def count_links(self, target: str) -> int:
+        return self.query("SELECT COUNT(*) FROM links WHERE target = ?", (target,))[0][0]
+
+    def save_link(self, link: Link) -> None:
+        link.updated_at = utcnow()
+        files = json.dumps(
+            [[f.name, f.remote_id, f.checksum, f.size] for f in link.files], ensure_ascii=False
+        )
+        self.execute(
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                link.target,
+                link.key,
+                link.item_id,
+                link.item_url,
+                link.metadata_hash,
+                metadata_to_json(link.base),
+                files,
+                link.updated_at,
+            ),
+        )
+
+    def delete_link(self, target: str, key: str) -> None:
+        self.execute("DELETE FROM links WHERE target = ? AND key = ?", (target, key))
+
+    # -- write-ahead journal --------------------------------------------------------------------
+
+    def journal_intent(
+        self, target: str, key: str, action: str, detail: dict[str, Any], run_id: int | None
+    ) -> int:
+        """Record what is about to be written remotely, before writing it."""
+        now = utcnow()
+        return self.execute(
+            "INSERT INTO journal (run_id, target, key, action, status, detail, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 'intent', ?, ?, ?)",
+            (run_id, target, key, action, json.dumps(detail, ensure_ascii=False), now, now),
+        )
+
+    def journal_close(self, entry_id: int, status: str, detail: dict[str, Any]) -> None:
+        """Confirm (``done``) or give up on (``failed``) an intent."""
+        self.execute(
+            "UPDATE journal SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
+            (status, json.dumps(detail, ensure_ascii=False), utcnow(), entry_id),
+        )
+
+    def open_intents(self, target: str) -> list[JournalEntry]:
+        """Intents never confirmed: a run was killed between recording and confirming them."""
+        rows = self.query(
+            "SELECT id, run_id, target, key, action, status, detail, created_at FROM journal "
+            "WHERE target = ? AND status = 'intent' ORDER BY id",
+            (target,),
+        )
+        return [
+            JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), r[7])
+            for r in rows
+        ]
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(self, job: str, target: str | None) -> int:
+        return self.execute(
+            "INSERT INTO runs (job, target, started_at) VALUES (?, ?, ?)", (job, target, utcnow())
+        )
+
+    def finish_run(
+        self, run_id: int, outcome: str, counts: dict[str, int], report: str | None
+    ) -> None:
+        self.execute(
+            "UPDATE runs SET finished_at = ?, outcome = ?, counts = ?, report = ? WHERE id = ?",
+            (utcnow(), outcome, json.dumps(counts), report, run_id),
+        )
+
+    def runs(
+        self, *, target: str | None = None, job: str | None = None, limit: int = 50
+    ) -> list[Run]:
+        sql = "SELECT id, job, target, started_at, finished_at, outcome, counts, report FROM runs"
+        where, params = [], []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        if job is not None:
+            where.append("job = ?")
+            params.append(job)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return [
+            Run(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), r[7])
+            for r in self.query(sql, params)
+        ]
+
+    # -- watermarks -----------------------------------------------------------------------------
+
+    def get_watermark(self, scope: str) -> str | None:
+        rows = self.query("SELECT value FROM watermarks WHERE scope = ?", (scope,))
+        return rows[0][0] if rows else None
+
+    def set_watermark(self, scope: str, value: str) -> None:
+        self.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)", (scope, value, utcnow()))
+
+    # -- file checksum cache --------------------------------------------------------------------
+
+    def file_checksums(self, path: Path) -> tuple[str, str] | None:
+        """(md5, sha256) of a scan if it has not changed (same size and mtime) since hashed."""
+        stat = path.stat()
+        rows = self.query(
+            "SELECT md5, sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+            (str(path), stat.st_size, stat.st_mtime_ns),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def remember_checksums(self, path: Path, md5: str, sha256: str) -> None:
+        stat = path.stat()
+        self.execute(
+            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
+            (str(path), stat.st_size, stat.st_mtime_ns, md5, sha256),
+        )
+
+
+def _link(row: tuple[Any, ...]) -> Link:
+    target, key, item_id, metadata_hash, base, files, item_url, updated_at = row
+    return Link(
+        target=target,
+        key=key,
+        item_id=item_id,
+        metadata_hash=metadata_hash,
+        base=metadata_from_json(base),
+        files=[SyncedFile(*f) for f in json.loads(files)],
+        item_url=item_url,
+        updated_at=updated_at,
+    )
