@@ -1,0 +1,340 @@
+"""``kitab.toml``: what to read, where to push it, and how.
+
+Every key is checked when the file is loaded, and a mistake gets an error that names the key
+(``targets.district.kind: expected one of dspace, omeka, saf, got 'dspac'``), so a typo never
+silently becomes a default. Paths are relative to the file. Secrets never live here: the file
+names the environment variable or the file outside the project that holds each one.
+
+The reference of every key is docs/configuration.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kitab.connectors.secrets import SecretSource
+
+TARGET_KINDS = ("dspace", "omeka", "saf")
+SCAN_STRATEGIES = ("control-number", "isbn", "856")
+SCAN_FIELD = re.compile(r"^field:(\d{3})\$([0-9a-z])$")
+FIELD_REF = re.compile(r"^(\d{3})(?:\$([0-9a-z]))?$")
+CONFLICT_POLICIES = ("manual", "catalogue-wins", "repository-wins")
+
+
+class ConfigError(Exception):
+    """A mistake in kitab.toml; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a routing or rights rule applies to a record. All given parts must hold."""
+
+    record_type: str | None = None  # leader/06 (+07), e.g. "a", "am", "as", "e"
+    field: str | None = None  # "TAG" or "TAG$c"
+    equals: str | None = None
+    matches: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    when: Condition
+    container: str  # DSpace collection (handle/UUID), Omeka item set (id/label), SAF collection
+
+
+@dataclass(frozen=True)
+class RightsRule:
+    when: Condition
+    files: str = "public"  # public | private
+    item: str = "public"  # public | private
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    kind: str
+    url: str | None = None
+    container: str | None = None  # collection (DSpace) / item_set (Omeka S)
+    user: str | None = None
+    password: SecretSource | None = None
+    key_identity: SecretSource | None = None
+    key_credential: SecretSource | None = None
+    resource_template: str | None = None
+    resource_class: str | None = None
+    path: Path | None = None  # SAF output folder or .zip
+    routes: tuple[Route, ...] = ()
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class CatalogueConfig:
+    path: Path
+    flavour: str | None = None
+    encoding: str | None = None
+    key_field: str | None = None
+    crosswalk: str | None = None  # built-in name or path
+    full_export: bool = False  # a record missing from the export was deleted
+
+
+@dataclass(frozen=True)
+class ScansConfig:
+    path: Path
+    match: tuple[str, ...] = ("control-number",)
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    catalogue: CatalogueConfig
+    scans: ScansConfig | None
+    targets: dict[str, TargetConfig]
+    rights: tuple[RightsRule, ...] = ()
+    concurrency: int = 4
+    state_path: Path = field(default=Path(".kitab/state.sqlite"))
+    conflict_policy: str = "manual"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state_path.parent
+
+    def target(self, name: str | None) -> list[TargetConfig]:
+        """The named target, or all of them when ``name`` is None."""
+        if name is None:
+            return list(self.targets.values())
+        if name not in self.targets:
+            known = ", ".join(self.targets) or "none"
+            raise ConfigError(f"{self.file}: no target named {name!r} (targets: {known})")
+        return [self.targets[name]]
+
+
+class _Table:
+    """A TOML table being read: typed getters, and an error for every key nobody asked for."""
+
+    def __init__(self, data: Any, where: str, file: Path) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: {where}: expected a table, got {type(data).__name__}")
+        self.data = dict(data)
+        self.where = where
+        self.file = file
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {self.where}.{key}: {message}".replace(": .", ": "))
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        if key not in self.data:
+            return default
+        value = self.data.pop(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.error(key, f"expected {names}, got {value!r}")
+        return value
+
+    def require(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in self.data:
+            raise self.error(key, "is required")
+        return self.get(key, kind)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> Any:
+        value = self.get(key, str, default)
+        if value is not None and value not in choices:
+            raise self.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def path(self, key: str, *, required: bool = False) -> Path | None:
+        value = self.require(key, str) if required else self.get(key, str)
+        return (self.file.parent / value).resolve() if value is not None else None
+
+    def table(self, key: str) -> _Table | None:
+        if key not in self.data:
+            return None
+        return _Table(self.data.pop(key), f"{self.where}.{key}".lstrip("."), self.file)
+
+    def secret(self, key: str, what: str) -> SecretSource | None:
+        env = self.get(f"{key}_env", str)
+        file = self.path(f"{key}_file")
+        if f"{key}" in self.data:
+            raise self.error(
+                key, f"secrets do not belong in kitab.toml: use {key}_env or {key}_file"
+            )
+        if env is None and file is None:
+            return None
+        return SecretSource(what, env=env, file=file)
+
+    def done(self) -> None:
+        if self.data:
+            key = sorted(self.data)[0]
+            raise self.error(key, "unknown key (see docs/configuration.md)")
+
+
+def _condition(table: _Table) -> Condition:
+    field_ref = table.get("field", str)
+    if field_ref is not None and not FIELD_REF.match(field_ref):
+        raise table.error("field", f"expected TAG or TAG$code like '650$a', got {field_ref!r}")
+    pattern = table.get("matches", str)
+    try:
+        matches = re.compile(pattern) if pattern is not None else None
+    except re.error as error:
+        raise table.error("matches", f"not a valid regular expression: {error}") from None
+    condition = Condition(
+        record_type=table.get("record_type", str),
+        field=field_ref,
+        equals=table.get("equals", str),
+        matches=matches,
+    )
+    if (condition.equals is not None or matches is not None) and field_ref is None:
+        raise table.error("field", "is required with equals/matches")
+    table.done()
+    return condition
+
+
+def _rules(parent: _Table, key: str) -> list[_Table]:
+    raw = parent.get(key, list, [])
+    rules = []
+    for n, entry in enumerate(raw):
+        rules.append(_Table(entry, f"{parent.where}.{key}[{n}]".lstrip("."), parent.file))
+    return rules
+
+
+def _target(name: str, table: _Table) -> TargetConfig:
+    kind = table.choice("kind", TARGET_KINDS)
+    if kind is None:
+        raise table.error("kind", f"is required (one of {', '.join(TARGET_KINDS)})")
+    routes = []
+    for rule in _rules(table, "route"):
+        container = rule.require("collection" if kind != "omeka" else "item_set", (str, int))
+        when = _Table(rule.data.pop("when", {}), f"{rule.where}.when", rule.file)
+        rule.done()
+        routes.append(Route(_condition(when), str(container)))
+    common: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "routes": tuple(routes),
+        "concurrency": table.get("concurrency", int),
+    }
+    if kind == "dspace":
+        target = TargetConfig(
+            **common,
+            url=table.require("url", str).rstrip("/"),
+            container=table.require("collection", str),
+            user=table.require("user", str),
+            password=table.secret("password", f"DSpace password for target {name!r}"),
+        )
+        table.done()  # an unknown key (a typo) explains more than "missing password"
+        if target.password is None:
+            raise table.error("password_env", "is required (or password_file)")
+    elif kind == "omeka":
+        item_set = table.get("item_set", (str, int))
+        target = TargetConfig(
+            **common,
+            url=table.require("url", str).rstrip("/"),
+            container=str(item_set) if item_set is not None else None,
+            key_identity=table.secret("key_identity", f"Omeka S key_identity for {name!r}"),
+            key_credential=table.secret("key_credential", f"Omeka S key_credential for {name!r}"),
+            resource_template=_str(table.get("resource_template", (str, int))),
+            resource_class=table.get("resource_class", str),
+        )
+        table.done()
+        if target.key_identity is None or target.key_credential is None:
+            raise table.error("key_credential_env", "both API key parts are required")
+    else:
+        target = TargetConfig(
+            **common,
+            path=table.path("path", required=True),
+            container=table.get("collection", str),
+        )
+    table.done()
+    return target
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def load_config(file: Path | str) -> Config:
+    """Read and check kitab.toml; raises ConfigError naming the key at fault."""
+    file = Path(file).resolve()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{file}: {error}") from None
+    root = _Table(data, "", file)
+
+    catalogue_table = root.table("catalogue")
+    if catalogue_table is None:
+        raise root.error("catalogue", "is required ([catalogue] path = ...)")
+    catalogue = CatalogueConfig(
+        path=catalogue_table.path("path", required=True),  # type: ignore[arg-type]
+        flavour=catalogue_table.choice("flavour", ("marc21", "unimarc")),
+        encoding=catalogue_table.get("encoding", str),
+        key_field=catalogue_table.get("key_field", str),
+        crosswalk=catalogue_table.get("crosswalk", str),
+        full_export=catalogue_table.get("full_export", bool, False),
+    )
+    catalogue_table.done()
+
+    scans = None
+    scans_table = root.table("scans")
+    if scans_table is not None:
+        match = scans_table.get("match", (str, list), ["control-number"])
+        match = [match] if isinstance(match, str) else match
+        for strategy in match:
+            if strategy not in SCAN_STRATEGIES and not SCAN_FIELD.match(str(strategy)):
+                raise scans_table.error(
+                    "match",
+                    f"unknown strategy {strategy!r} (use {', '.join(SCAN_STRATEGIES)} "
+                    "or field:TAG$code)",
+                )
+        scans = ScansConfig(
+            path=scans_table.path("path", required=True),  # type: ignore[arg-type]
+            match=tuple(match),
+        )
+        scans_table.done()
+
+    targets_table = root.table("targets")
+    targets: dict[str, TargetConfig] = {}
+    if targets_table is not None:
+        for name in list(targets_table.data):
+            targets[name] = _target(name, targets_table.table(name))  # type: ignore[arg-type]
+        targets_table.done()
+
+    rights = []
+    for rule in _rules(root, "rights"):
+        files = rule.choice("files", ("public", "private"), "public")
+        item = rule.choice("item", ("public", "private"), "public")
+        when = _Table(rule.data.pop("when", {}), f"{rule.where}.when", rule.file)
+        rule.done()
+        rights.append(RightsRule(_condition(when), files=files, item=item))
+
+    state_path = file.parent / ".kitab" / "state.sqlite"
+    state_table = root.table("state")
+    if state_table is not None:
+        state_path = state_table.path("path") or state_path
+        state_table.done()
+
+    concurrency = 4
+    conflict_policy = "manual"
+    sync_table = root.table("sync")
+    if sync_table is not None:
+        concurrency = sync_table.get("concurrency", int, 4)
+        if not 1 <= concurrency <= 64:
+            raise sync_table.error("concurrency", f"expected 1 to 64, got {concurrency}")
+        conflict_policy = sync_table.choice("conflicts", CONFLICT_POLICIES, "manual")
+        sync_table.done()
+    root.done()
+    return Config(
+        file=file,
+        catalogue=catalogue,
+        scans=scans,
+        targets=targets,
+        rights=tuple(rights),
+        concurrency=concurrency,
+        state_path=state_path,
+        conflict_policy=conflict_policy,
+    )
