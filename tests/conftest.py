@@ -15,3 +15,15 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.fail(f"the shared test records are missing: {DATA}")
     return DATA
+
+
+@pytest.fixture
+def omeka_sandbox(tmp_path: Path):
+    """An Omeka S 4.0.4 sandbox over a fresh data dir (key kitab/kitab), stopped afterwards."""
+    from kitab.sandbox.omeka import start
+
+    sandbox = start(tmp_path / "omeka")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
