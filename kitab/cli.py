@@ -7,6 +7,10 @@ not be reached or refused us.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
 
 from kitab import __version__
@@ -31,3 +35,255 @@ def sandbox() -> None:
 # --- catalogue commands (inspect, check, convert) -------------------------------------------
 
 # --- sandbox commands ------------------------------------------------------------------------
+
+# --- sync commands (plan, push, relink) ------------------------------------------------------
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="kitab.toml",
+    envvar="KITAB_CONFIG",
+    show_default=True,
+    help="The kitab.toml to use.",
+)
+target_option = click.option("--target", "-t", help="Only this target (default: all).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _load(config_path: Path):
+    from kitab.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _show_values(values) -> str:
+    shown = " | ".join(v.value + (f" @{v.language}" if v.language else "") for v in values)
+    return f'"{shown}"' if values else "(none)"
+
+
+def _describe(action) -> str:
+    """One line (plus detail lines) saying what an action will do, for people."""
+    from kitab.sync.plan import ActionKind
+
+    head = f"{action.kind.value:<9} {action.label}"
+    lines = []
+    if action.kind is ActionKind.CREATE:
+        where = f" into {action.container}" if action.container else ""
+        head += f"{where}, {len(action.item.metadata)} fields, {len(action.files.add)} files"
+    elif action.kind is ActionKind.SKIP:
+        head += f": {action.reason}"
+    elif action.kind is ActionKind.UPDATE:
+        for change in action.changes:
+            lines.append(
+                f"    {change.field}: {_show_values(change.old)} → {_show_values(change.new)}"
+            )
+        lines.extend(f"    + file {f.name}" for f in action.files.add)
+        lines.extend(f"    ~ file {new.name} (changed)" for _, new in action.files.replace)
+        if action.visibility_changed:
+            lines.append(f"    visibility → {'public' if action.item.public else 'private'}")
+    lines.extend(f"    ! declared scan missing: {m}" for m in action.missing_scans)
+    lines.extend(
+        f"    ! {g.name} no longer in the scans folder (left in place)" for g in action.files.gone
+    )
+    return "\n".join([head, *lines])
+
+
+def _action_json(action) -> dict:
+    data = {"action": action.kind.value, "key": action.key, "record": action.label}
+    if action.container:
+        data["container"] = action.container
+    if action.reason:
+        data["reason"] = action.reason
+    if action.changes:
+        data["changes"] = [
+            {
+                "field": c.field,
+                "old": [v.value for v in c.old],
+                "new": [v.value for v in c.new],
+            }
+            for c in action.changes
+        ]
+    if action.files.add or action.files.replace:
+        data["files_add"] = [f.name for f in action.files.add]
+        data["files_replace"] = [new.name for _, new in action.files.replace]
+    if action.missing_scans:
+        data["missing_scans"] = action.missing_scans
+    return data
+
+
+@main.command()
+@config_option
+@target_option
+@json_option
+@click.option("--all", "show_all", is_flag=True, help="List unchanged records too.")
+def plan(config_path: Path, target: str | None, as_json: bool, show_all: bool) -> None:
+    """Show what a push would do, writing nothing anywhere."""
+    from collections import Counter
+
+    from kitab.sync.engine import finish_reading, planner_for
+    from kitab.sync.plan import ActionKind
+    from kitab.sync.report import RunReport
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path)
+    result = {}
+    failed = False
+    with StateStore(config.state_path) as store:
+        for target_config in config.target(target):
+            planner = planner_for(config, target_config, store)
+            counts: Counter[str] = Counter()
+            listed = []
+            if not as_json:
+                click.echo(f"== {target_config.name} ({target_config.kind})")
+            for action in planner:
+                counts[action.kind.value] += 1
+                if action.kind is ActionKind.UNCHANGED and not show_all:
+                    continue
+                if as_json:
+                    listed.append(_action_json(action))
+                else:
+                    click.echo(_describe(action))
+            report = RunReport("plan", target_config.name)
+            finish_reading(planner, report)
+            failed |= bool(report.problems)
+            if as_json:
+                result[target_config.name] = {
+                    "counts": dict(counts),
+                    "actions": listed,
+                    "problems": report.problems,
+                    "unclaimed_scans": report.unclaimed_scans,
+                }
+                continue
+            for problem in report.problems:
+                click.echo(
+                    f"bad record {problem['file']}: record {problem['record']} "
+                    f"(byte {problem['offset']}): {problem['reason']}"
+                )
+            for scan in report.unclaimed_scans:
+                click.echo(f"scan matches no record: {scan}")
+            summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no records"
+            click.echo(f"{target_config.name}: {summary}")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    sys.exit(EXIT_FAILURES if failed else EXIT_OK)
+
+
+@main.command()
+@config_option
+@target_option
+@json_option
+@click.option("--concurrency", "-j", type=click.IntRange(1, 64), help="Records at a time.")
+def push(config_path: Path, target: str | None, as_json: bool, concurrency: int | None) -> None:
+    """Create and update repository items from the catalogue and its scans."""
+    from kitab.connectors.base import AuthError, Unavailable
+    from kitab.connectors.secrets import MissingSecret
+    from kitab.sync.engine import push as push_target
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path)
+    reports = []
+    code = EXIT_OK
+    with StateStore(config.state_path) as store:
+        for target_config in config.target(target):
+            progress = _Progress(enabled=not as_json, label=f"push → {target_config.name}")
+            try:
+                report = push_target(
+                    config,
+                    target_config,
+                    store,
+                    concurrency=concurrency,
+                    on_outcome=progress.update,
+                )
+            except (AuthError, Unavailable, MissingSecret) as error:
+                progress.close()
+                click.echo(f"{target_config.name}: {error}", err=True)
+                code = max(code, EXIT_UNAVAILABLE)
+                continue
+            progress.close()
+            reports.append(report)
+            if report.outcome != "ok":
+                code = max(code, EXIT_FAILURES)
+            if not as_json:
+                _print_summary(report)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@click.option("--target", "-t", required=True, help="The target whose links to rebuild.")
+@json_option
+def relink(config_path: Path, target: str, as_json: bool) -> None:
+    """Rebuild the record ↔ item links from the identities stored in the repository."""
+    from kitab.connectors.base import AuthError, Unavailable
+    from kitab.sync.relink import relink as relink_target
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path)
+    (target_config,) = config.target(target)
+    with StateStore(config.state_path) as store:
+        try:
+            report = relink_target(config, target_config, store)
+        except (AuthError, Unavailable) as error:
+            click.echo(f"{target}: {error}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(report)
+    sys.exit(EXIT_OK if report.outcome == "ok" else EXIT_FAILURES)
+
+
+class _Progress:
+    """A record counter on standard error while a job runs (only on a terminal)."""
+
+    def __init__(self, *, enabled: bool, label: str) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label = label
+        self.done = 0
+        self.failed = 0
+
+    def update(self, outcome) -> None:
+        self.done += 1
+        self.failed += outcome.status == "failed"
+        if self.enabled and (self.done % 25 == 0 or outcome.status == "failed"):
+            click.echo(
+                f"\r{self.label}: {self.done} records, {self.failed} failed", nl=False, err=True
+            )
+
+    def close(self) -> None:
+        if self.enabled:
+            click.echo(f"\r{self.label}: {self.done} records, {self.failed} failed", err=True)
+
+
+def _print_summary(report) -> None:
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())) or "nothing to do"
+    click.echo(f"{report.target}: {report.job} {report.outcome}: {counts}")
+    for failure in report.failures:
+        click.echo(f"  failed {failure['record']}: {failure['error']}")
+    for conflict in report.conflicts:
+        click.echo(
+            f"  conflict {conflict['record']} {conflict['field']}: catalogue "
+            f"{conflict['catalogue']} vs repository {conflict['repository']}"
+        )
+    for problem in report.problems:
+        click.echo(
+            f"  bad record {problem['file']}: record {problem['record']} "
+            f"(byte {problem['offset']}): {problem['reason']}"
+        )
+    for missing in report.missing_scans:
+        click.echo(
+            f"  {missing['record']}: declared scans missing: {', '.join(missing['declared'])}"
+        )
+    for scan in report.unclaimed_scans:
+        click.echo(f"  scan matches no record: {scan}")
+    for note in report.notes:
+        click.echo(f"  {note}")
+    if report.path:
+        click.echo(f"  report: {report.path}")

@@ -37,6 +37,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
                 metadata_hash TEXT NOT NULL,
                 base TEXT NOT NULL,
                 files TEXT NOT NULL,
+                public INTEGER NOT NULL DEFAULT 1,
                 updated_at TEXT NOT NULL,
                 PRIMARY KEY (target, key))""",
             "CREATE INDEX links_item ON links (target, item_id)",
@@ -73,6 +74,9 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         ],
     ],
 }
+
+
+_LINK_COLUMNS = "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at"
 
 
 def utcnow() -> str:
@@ -115,6 +119,7 @@ class Link:
     base: Metadata  # the mapped metadata as last synced: the base of the three-way merge
     files: list[SyncedFile] = field(default_factory=list)
     item_url: str | None = None
+    public: bool = True  # the item's visibility as last pushed (rights rules can change it)
     updated_at: str = ""
 
 
@@ -222,16 +227,14 @@ class StateStore:
 
     def get_link(self, target: str, key: str) -> Link | None:
         rows = self.query(
-            "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
-            "FROM links WHERE target = ? AND key = ?",
+            f"SELECT {_LINK_COLUMNS} FROM links WHERE target = ? AND key = ?",
             (target, key),
         )
         return _link(rows[0]) if rows else None
 
     def link_by_item(self, target: str, item_id: str) -> Link | None:
         rows = self.query(
-            "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
-            "FROM links WHERE target = ? AND item_id = ?",
+            f"SELECT {_LINK_COLUMNS} FROM links WHERE target = ? AND item_id = ?",
             (target, item_id),
         )
         return _link(rows[0]) if rows else None
@@ -241,8 +244,8 @@ class StateStore:
         last = ""
         while True:
             rows = self.query(
-                "SELECT target, key, item_id, metadata_hash, base, files, item_url, updated_at "
-                "FROM links WHERE target = ? AND key > ? ORDER BY key LIMIT 1000",
+                f"SELECT {_LINK_COLUMNS} FROM links "
+                "WHERE target = ? AND key > ? ORDER BY key LIMIT 1000",
                 (target, last),
             )
             if not rows:
@@ -260,7 +263,7 @@ class StateStore:
             [[f.name, f.remote_id, f.checksum, f.size] for f in link.files], ensure_ascii=False
         )
         self.execute(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 link.target,
                 link.key,
@@ -269,6 +272,7 @@ class StateStore:
                 link.metadata_hash,
                 metadata_to_json(link.base),
                 files,
+                int(link.public),
                 link.updated_at,
             ),
         )
@@ -372,7 +376,7 @@ class StateStore:
 
 
 def _link(row: tuple[Any, ...]) -> Link:
-    target, key, item_id, metadata_hash, base, files, item_url, updated_at = row
+    target, key, item_id, metadata_hash, base, files, item_url, public, updated_at = row
     return Link(
         target=target,
         key=key,
@@ -381,5 +385,6 @@ def _link(row: tuple[Any, ...]) -> Link:
         base=metadata_from_json(base),
         files=[SyncedFile(*f) for f in json.loads(files)],
         item_url=item_url,
+        public=bool(public),
         updated_at=updated_at,
     )

@@ -1,0 +1,97 @@
+"""The push job for one target: plan the catalogue, apply the plan, keep the report.
+
+The command line and the scheduler call these functions; they never print. Progress reaches the
+caller through ``on_outcome``, once per record, from the worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from kitab.config import Config, TargetConfig
+from kitab.connectors.base import Repository
+from kitab.sync.plan import Action, PlanContext, Planner
+from kitab.sync.push import Outcome, Pusher
+from kitab.sync.report import RunReport
+from kitab.sync.state import StateStore
+from kitab.sync.targets import NAMING, open_repository
+
+#: the checksum each kind of repository keeps for a file
+CHECKSUM = {"dspace": "MD5", "omeka": "SHA-256", "saf": "MD5"}
+
+
+def planner_for(config: Config, target: TargetConfig, store: StateStore) -> Planner:
+    return Planner(PlanContext(config, target, store, NAMING[target.kind], CHECKSUM[target.kind]))
+
+
+def finish_reading(planner: Planner, report: RunReport) -> None:
+    """Add what only the end of the catalogue tells: bad records, scans no record claimed."""
+    for problem in planner.reader.problems:
+        if problem.severity == "error":
+            report.problems.append(
+                {
+                    "file": problem.position.file,
+                    "record": problem.position.ordinal,
+                    "offset": problem.position.offset,
+                    "key": problem.key,
+                    "reason": problem.reason,
+                }
+            )
+    report.unclaimed_scans = [str(p) for p in planner.unclaimed_scans()]
+
+
+def observe(actions: Iterator[Action], report: RunReport) -> Iterator[Action]:
+    """Pass actions through, noting what the report lists beside outcomes."""
+    for action in actions:
+        if action.missing_scans:
+            report.missing_scans.append(
+                {"key": action.key, "record": action.label, "declared": action.missing_scans}
+            )
+        for gone in action.files.gone:
+            report.files_left.append({"key": action.key, "record": action.label, "file": gone.name})
+        yield action
+
+
+def push(
+    config: Config,
+    target: TargetConfig,
+    store: StateStore,
+    *,
+    concurrency: int | None = None,
+    repository: Repository | None = None,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+) -> RunReport:
+    """Push the catalogue to one target; the report is saved and the run recorded."""
+    own_repository = repository is None
+    repository = repository or open_repository(target)
+    report = RunReport("push", target.name)
+    report.run_id = store.start_run("push", target.name)
+
+    def record(outcome: Outcome) -> None:
+        if outcome.status == "failed":
+            report.fail(outcome.key, outcome.label, outcome.message)
+        else:
+            report.count(outcome.action)
+        for conflict in outcome.conflicts:
+            report.conflict(outcome.key, outcome.label, conflict)
+        report.count("files_sent", outcome.files_sent)
+        on_outcome(outcome)
+
+    try:
+        planner = planner_for(config, target, store)
+        pusher = Pusher(
+            store,
+            repository,
+            target.name,
+            run_id=report.run_id,
+            concurrency=concurrency or target.concurrency or config.concurrency,
+            on_outcome=record,
+        )
+        pusher.apply(observe(iter(planner), report))
+        finish_reading(planner, report)
+    finally:
+        if own_repository:
+            repository.close()
+        report.save(config.state_dir / "reports")
+        store.finish_run(report.run_id, report.outcome, dict(report.counts), str(report.path))
+    return report

@@ -1,0 +1,194 @@
+"""Planning a push: what each catalogue record needs on one target, decided from local state.
+
+Planning reads the catalogue, the scans folder and the state store, and never the network: a
+plan over an unchanged catalogue is all ``unchanged`` and the push that follows sends nothing.
+Records stream through one at a time, so memory stays flat whatever the catalogue's size
+(the only thing kept per record is its key, to catch duplicate control numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from kitab.catalogue import ReadOptions, open_catalogue
+from kitab.catalogue.scans import ScanIndex
+from kitab.config import Config, TargetConfig
+from kitab.mappings import Crosswalk, default_crosswalk, load_crosswalk, map_record, render
+from kitab.mappings import metadata_hash as hash_metadata
+from kitab.model import FileRef, Item, Metadata, Record
+from kitab.sync import rules
+from kitab.sync.merge import FieldChange, changed_fields
+from kitab.sync.state import Link, StateStore, SyncedFile
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    SKIP = "skip"
+
+
+@dataclass(slots=True)
+class FilePlan:
+    add: list[FileRef] = field(default_factory=list)
+    replace: list[tuple[SyncedFile, FileRef]] = field(default_factory=list)
+    unchanged: list[SyncedFile] = field(default_factory=list)
+    #: pushed before, gone from the scans folder now: left in the repository, and reported
+    gone: list[SyncedFile] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        return len(self.add) + len(self.replace)
+
+
+@dataclass(slots=True)
+class Action:
+    """What one record needs on one target."""
+
+    kind: ActionKind
+    key: str
+    label: str  # "000101 (qazax.xml, record 3)": how messages name the record
+    item: Item | None = None
+    container: str | None = None
+    metadata_hash: str = ""
+    changes: list[FieldChange] = field(default_factory=list)
+    files: FilePlan = field(default_factory=FilePlan)
+    link: Link | None = None
+    visibility_changed: bool = False
+    reason: str = ""
+    missing_scans: list[str] = field(default_factory=list)
+
+
+def record_label(record: Record) -> str:
+    control = record.control_number or record.key
+    return f"{control} ({Path(record.source.file).name}, record {record.source.ordinal})"
+
+
+@dataclass
+class PlanContext:
+    """Everything a planner needs that outlives one record."""
+
+    config: Config
+    target: TargetConfig
+    store: StateStore
+    repository_kind: str  # "dspace" | "omeka" (SAF packages use DSpace naming)
+    checksum_algorithm: str  # "MD5" | "SHA-256"
+
+
+class Planner:
+    """Streams the catalogue and yields one :class:`Action` per record."""
+
+    def __init__(self, context: PlanContext) -> None:
+        self.context = context
+        config = context.config
+        self.reader = open_catalogue(
+            config.catalogue.path,
+            ReadOptions(
+                flavour=config.catalogue.flavour,
+                encoding=config.catalogue.encoding,
+                key_field=config.catalogue.key_field,
+            ),
+        )
+        self.scans = (
+            ScanIndex(config.scans.path, config.scans.match) if config.scans is not None else None
+        )
+        self._configured: Crosswalk | None = (
+            load_crosswalk(config.catalogue.crosswalk) if config.catalogue.crosswalk else None
+        )
+        self._crosswalks: dict[str, Crosswalk] = {}
+        self.seen_keys: set[str] = set()
+
+    def crosswalk_for(self, record: Record) -> Crosswalk:
+        if self._configured is not None:
+            return self._configured
+        if record.flavour not in self._crosswalks:
+            self._crosswalks[record.flavour] = default_crosswalk(record.flavour)
+        return self._crosswalks[record.flavour]
+
+    def __iter__(self) -> Iterator[Action]:
+        for record in self.reader:
+            yield self.plan(record)
+
+    def unclaimed_scans(self) -> list[Path]:
+        return self.scans.unclaimed() if self.scans is not None else []
+
+    def mapped(self, record: Record) -> Metadata:
+        """The record's metadata in the target repository's naming."""
+        return render(map_record(record, self.crosswalk_for(record)), self.context.repository_kind)
+
+    def plan(self, record: Record) -> Action:
+        context = self.context
+        label = record_label(record)
+        if record.key in self.seen_keys:
+            return Action(
+                ActionKind.SKIP, record.key, label, reason="duplicate control number in catalogue"
+            )
+        self.seen_keys.add(record.key)
+        metadata = self.mapped(record)
+        item_public, files_public = rules.rights(context.config.rights, record)
+        match = self.scans.match(record) if self.scans is not None else None
+        files = [FileRef(path, public=files_public) for path in (match.files if match else [])]
+        item = Item(record.key, metadata, files, public=item_public)
+        container = rules.route(context.target.routes, record, context.target.container)
+        digest = hash_metadata(metadata)
+        link = context.store.get_link(context.target.name, record.key)
+        missing = match.missing if match else []
+        if link is None:
+            return Action(
+                ActionKind.CREATE,
+                record.key,
+                label,
+                item=item,
+                container=container,
+                metadata_hash=digest,
+                files=FilePlan(add=files),
+                missing_scans=missing,
+            )
+        file_plan = self.compare_files(files, link.files)
+        changes = [] if link.metadata_hash == digest else changed_fields(link.base, metadata)
+        visibility_changed = link.public != item_public
+        kind = (
+            ActionKind.UPDATE
+            if changes or file_plan.writes or visibility_changed
+            else ActionKind.UNCHANGED
+        )
+        return Action(
+            kind,
+            record.key,
+            label,
+            item=item,
+            container=container,
+            metadata_hash=digest,
+            changes=changes,
+            files=file_plan,
+            link=link,
+            visibility_changed=visibility_changed,
+            missing_scans=missing,
+        )
+
+    def checksum(self, file: FileRef) -> str:
+        """The file's checksum in the target's algorithm, from the cache when the file is
+        unchanged since it was last hashed (a no-op push hashes nothing)."""
+        cached = self.context.store.file_checksums(file.path)
+        if cached is None:
+            self.context.store.remember_checksums(file.path, file.md5, file.sha256)
+            cached = (file.md5, file.sha256)
+        file._md5, file._sha256 = cached
+        return cached[0] if self.context.checksum_algorithm == "MD5" else cached[1]
+
+    def compare_files(self, local: list[FileRef], pushed: list[SyncedFile]) -> FilePlan:
+        plan = FilePlan()
+        by_name = {f.name: f for f in pushed}
+        for file in local:
+            previous = by_name.pop(file.name, None)
+            if previous is None:
+                plan.add.append(file)
+            elif previous.checksum == self.checksum(file):
+                plan.unchanged.append(previous)
+            else:
+                plan.replace.append((previous, file))
+        plan.gone = list(by_name.values())
+        return plan

@@ -1,0 +1,229 @@
+"""Applying a plan to a repository: bounded concurrency, a write-ahead journal, no lost work.
+
+Why it is built this way:
+* Every remote write is preceded by a journal *intent* and followed by its confirmation. A run
+  killed in between leaves the intent open; the next run looks the record's identity up in the
+  repository before creating anything, so a killed push never leaves a duplicate item, and files
+  are compared by checksum with what the item already holds, so none is uploaded twice.
+* An update reads the item first and writes only the fields the catalogue changed, keeping
+  values the repository holds that kitab never wrote; a field that a cataloguer edited in the
+  repository *and* the catalogue changed is a conflict: it is reported and left as it is.
+* One failing record never stops the batch: its error is recorded with the record's control
+  number, and the state store is left so that the next run tries it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kitab.connectors.base import RemoteFile, RemoteItem, Repository, RepositoryError
+from kitab.model import FileRef, Metadata
+from kitab.sync.merge import Conflict, repository_edited, same, values_to_write
+from kitab.sync.plan import Action, ActionKind
+from kitab.sync.state import Link, StateStore, SyncedFile
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one record."""
+
+    key: str
+    label: str
+    action: str  # create | update | unchanged | skip | resume
+    status: str  # ok | failed | conflict | skipped
+    item_id: str | None = None
+    item_url: str | None = None
+    message: str = ""
+    fields: list[str] = field(default_factory=list)
+    files_sent: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+class Pusher:
+    """Applies actions to one target, ``concurrency`` records at a time."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        repository: Repository,
+        target: str,
+        *,
+        run_id: int | None,
+        concurrency: int = 4,
+        on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    ) -> None:
+        self.store = store
+        self.repository = repository
+        self.target = target
+        self.run_id = run_id
+        self.concurrency = max(1, concurrency)
+        self.on_outcome = on_outcome
+        self._interrupted = {entry.key: entry for entry in store.open_intents(target)}
+        self._lock = threading.Lock()
+
+    def apply(self, actions: Iterable[Action]) -> None:
+        """Apply every action; returns when all are done. Outcomes go to ``on_outcome``."""
+        slots = threading.BoundedSemaphore(self.concurrency * 2)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="push") as pool:
+            for action in actions:
+                quiet = action.kind is ActionKind.SKIP or (
+                    action.kind is ActionKind.UNCHANGED and action.key not in self._interrupted
+                )
+                if quiet:
+                    self.on_outcome(self._quiet(action))
+                    continue
+                slots.acquire()
+                future: Future[Outcome] = pool.submit(self._apply_one, action)
+                future.add_done_callback(lambda f: (slots.release(), self.on_outcome(f.result())))
+
+    @staticmethod
+    def _quiet(action: Action) -> Outcome:
+        status = "skipped" if action.kind is ActionKind.SKIP else "ok"
+        return Outcome(action.key, action.label, action.kind.value, status, message=action.reason)
+
+    def _apply_one(self, action: Action) -> Outcome:
+        interrupted = self._interrupted.get(action.key)
+        kind = "resume" if interrupted else action.kind.value
+        entry = self.store.journal_intent(
+            self.target,
+            action.key,
+            kind,
+            {"fields": [c.field for c in action.changes], "files": action.files.writes},
+            self.run_id,
+        )
+        try:
+            if interrupted is not None or action.kind is not ActionKind.UPDATE:
+                outcome = self._create_or_resume(action, resume=interrupted is not None)
+            else:
+                outcome = self._update(action, action.link.item_id)  # type: ignore[union-attr]
+        except RepositoryError as error:
+            self.store.journal_close(entry, "failed", {"error": str(error)})
+            return Outcome(action.key, action.label, kind, "failed", message=str(error))
+        except OSError as error:  # a scan unreadable mid-run
+            self.store.journal_close(entry, "failed", {"error": str(error)})
+            return Outcome(action.key, action.label, kind, "failed", message=str(error))
+        self.store.journal_close(entry, "done", {"item_id": outcome.item_id})
+        if interrupted is not None:
+            self.store.journal_close(interrupted.id, "resumed", {"by": entry})
+        return outcome
+
+    def _create_or_resume(self, action: Action, *, resume: bool) -> Outcome:
+        assert action.item is not None
+        existing = self.repository.find(action.key) if resume else None
+        if existing is None and action.link is not None:
+            existing = self.repository.get(action.link.item_id)
+        if existing is not None:
+            return self._update(action, existing.id, remote=existing, kind="resume")
+        remote = self.repository.create(action.item, action.container)
+        self._save_link(action, remote, action.item.metadata)
+        return Outcome(
+            action.key,
+            action.label,
+            "create",
+            "ok",
+            item_id=remote.id,
+            item_url=remote.url,
+            fields=list(action.item.metadata),
+            files_sent=len(action.item.files),
+        )
+
+    def _update(
+        self, action: Action, item_id: str, remote: RemoteItem | None = None, kind: str = "update"
+    ) -> Outcome:
+        """Bring an existing item in line with the record, touching only what changed."""
+        assert action.item is not None
+        remote = remote or self.repository.get(item_id)
+        base = action.link.base if action.link is not None else {}
+        new = action.item.metadata
+        changes: Metadata = {}
+        conflicts: list[Conflict] = []
+        written: Metadata = {}
+        for name in dict.fromkeys([*new, *base]):
+            old_values, new_values = base.get(name, []), new.get(name, [])
+            remote_values = remote.metadata.get(name, [])
+            if action.link is not None and same(old_values, new_values):
+                written[name] = old_values
+                continue
+            if action.link is not None and repository_edited(old_values, remote_values):
+                conflicts.append(Conflict(name, old_values, new_values, remote_values))
+                written[name] = old_values
+                continue
+            final = values_to_write(old_values, new_values, remote_values)
+            if not same(final, remote_values):
+                changes[name] = final
+            written[name] = new_values
+        if changes:
+            self.repository.update_metadata(item_id, changes)
+        files_sent = self._sync_files(item_id, action.item.files, remote.files)
+        if remote.public != action.item.public:
+            self.repository.set_public(item_id, action.item.public)
+        refreshed = self.repository.list_files(item_id) if files_sent else remote.files
+        self._save_link(
+            action,
+            RemoteItem(item_id, action.key, {}, refreshed, url=remote.url, public=remote.public),
+            written,
+            metadata_hash=action.metadata_hash if not conflicts else "",
+        )
+        return Outcome(
+            action.key,
+            action.label,
+            kind,
+            "conflict" if conflicts else "ok",
+            item_id=item_id,
+            item_url=remote.url,
+            fields=list(changes),
+            files_sent=files_sent,
+            conflicts=conflicts,
+            message="; ".join(f"{c.field} was edited in the repository" for c in conflicts),
+        )
+
+    def _sync_files(self, item_id: str, local: list[FileRef], remote: list[RemoteFile]) -> int:
+        """Upload what the item lacks; replace a same-named file whose bytes changed."""
+        algorithm = self.repository.checksum_algorithm
+        held = {f.checksum for f in remote}
+        by_name = {f.name: f for f in remote}
+        sent = 0
+        for file in local:
+            checksum = file.md5 if algorithm == "MD5" else file.sha256
+            if checksum in held:
+                continue
+            previous = by_name.get(file.name)
+            if previous is not None:
+                self.repository.replace_file(item_id, previous, file)
+            else:
+                self.repository.add_file(item_id, file)
+            sent += 1
+        return sent
+
+    def _save_link(
+        self,
+        action: Action,
+        remote: RemoteItem,
+        written: Metadata,
+        metadata_hash: str | None = None,
+    ) -> None:
+        assert action.item is not None
+        algorithm = self.repository.checksum_algorithm
+        local = {(f.md5 if algorithm == "MD5" else f.sha256): f.name for f in action.item.files}
+        files = [
+            SyncedFile(local.get(f.checksum, f.name), f.id, f.checksum, f.size)
+            for f in remote.files
+            if f.checksum in local
+        ]
+        for file in action.item.files:
+            self.store.remember_checksums(file.path, file.md5, file.sha256)
+        self.store.save_link(
+            Link(
+                target=self.target,
+                key=action.key,
+                item_id=remote.id,
+                metadata_hash=action.metadata_hash if metadata_hash is None else metadata_hash,
+                base=written,
+                files=files,
+                item_url=remote.url,
+                public=action.item.public,
+            )
+        )
