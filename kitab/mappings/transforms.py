@@ -120,11 +120,48 @@ def iso_date(text: str) -> str | None:
             return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
     if len(digits) == 10 and digits[4] == "-" and digits[7] == "-":
         return digits
+    written_out = _day_month_year(trimmed)
+    if written_out:
+        return written_out
     runs = _digit_runs(trimmed)
-    years = [run for run in runs if len(run) == 4]
-    if len(runs) == 1 and len(years) == 1:
-        return years[0]
+    if len(runs) == 1 and len(runs[0]) == 4:
+        return runs[0]
     return trimmed
+
+
+_MONTHS = {
+    name: n
+    for n, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+
+
+def _day_month_year(text: str) -> str | None:
+    """ "03 Nov 2008" → "2008-11-03", "Nov. 2008" → "2008-11": dates written out in English."""
+    words = text.replace(",", " ").replace(".", " ").split()
+    months = [_MONTHS[w.lower()] for w in words if w.lower() in _MONTHS]
+    years = [w for w in words if len(w) == 4 and w.isdigit()]
+    days = [w for w in words if len(w) <= 2 and w.isdigit() and 1 <= int(w) <= 31]
+    if len(months) != 1 or len(years) != 1 or len(words) != 2 + len(days) or len(days) > 1:
+        return None
+    month = f"{years[0]}-{months[0]:02d}"
+    return f"{month}-{int(days[0]):02d}" if days else month
 
 
 def _digit_runs(text: str) -> list[str]:
