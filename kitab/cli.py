@@ -34,6 +34,111 @@ def sandbox() -> None:
 
 # --- catalogue commands (inspect, check, convert) -------------------------------------------
 
+
+def _catalogue_options(command):
+    """--json, --flavour, --encoding and --key-field, shared by inspect and check."""
+    command = click.option(
+        "--key-field", help="Where the record key comes from: 001 (default), 035$a, 999$c..."
+    )(command)
+    command = click.option(
+        "--encoding", help="Force a character encoding (UTF-8, MARC-8, CP1251...): no detection."
+    )(command)
+    command = click.option(
+        "--flavour",
+        type=click.Choice(["marc21", "unimarc"], case_sensitive=False),
+        help="Force the MARC flavour instead of detecting it.",
+    )(command)
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(command)
+
+
+def _open_catalogue(path: Path, flavour: str | None, encoding: str | None, key_field: str | None):
+    from kitab.catalogue import ReadOptions, open_catalogue
+    from kitab.model import Flavour
+
+    options = ReadOptions(Flavour(flavour.lower()) if flavour else None, encoding, key_field)
+    try:
+        return open_catalogue(path, options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _main_encoding(encodings) -> str:
+    """The encoding to name for a file: the commonest one that is not plain ASCII."""
+    ranked = [name for name, _ in encodings.most_common() if name != "ASCII"]
+    return ranked[0] if ranked else ("ASCII" if encodings else "unknown")
+
+
+def _catalogue_json(path: Path, summary, problems, extra: dict | None = None) -> str:
+    data = {
+        "path": str(path),
+        "flavour": " + ".join(summary.flavours) or None,
+        "encoding": _main_encoding(summary.encodings),
+        **summary.as_dict(),
+        **(extra or {}),
+        "problems": [p.as_dict() for p in problems],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _catalogue_text(path: Path, summary, problems) -> None:
+    encodings = ", ".join(f"{n} ({c} records)" for n, c in summary.encodings.most_common())
+    click.echo(str(path))
+    click.echo(f"  flavour:  {' + '.join(summary.flavours) or 'unknown'}")
+    click.echo(f"  encoding: {_main_encoding(summary.encodings)}" + (f"  [{encodings}]"))
+    click.echo(
+        f"  records:  {summary.records} read, {summary.skipped} skipped, "
+        f"{summary.warnings} warnings, {summary.files} file(s)"
+    )
+    for note in summary.notes:
+        click.echo(f"  note: {note}")
+    for problem in problems:
+        click.echo(f"  {problem}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_catalogue_options
+def inspect(
+    path: Path, as_json: bool, flavour: str | None, encoding: str | None, key_field: str | None
+) -> None:
+    """Say what a catalogue export is: flavour, encoding, record count, problems."""
+    from kitab.catalogue import Severity
+
+    catalogue = _open_catalogue(path, flavour, encoding, key_field)
+    for _record in catalogue:
+        pass
+    summary, problems = catalogue.summary, catalogue.problems
+    if as_json:
+        click.echo(_catalogue_json(path, summary, problems))
+    else:
+        _catalogue_text(path, summary, problems)
+    failed = any(p.severity is Severity.ERROR for p in problems)
+    sys.exit(EXIT_FAILURES if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_catalogue_options
+def check(
+    path: Path, as_json: bool, flavour: str | None, encoding: str | None, key_field: str | None
+) -> None:
+    """Validate a catalogue export: no title, duplicate keys, bad text, missing fields."""
+    from kitab.catalogue import check_catalogue
+
+    catalogue = _open_catalogue(path, flavour, encoding, key_field)
+    report = check_catalogue(catalogue)
+    counts = {"checked": report.records, "errors": report.errors, "warnings": report.warnings}
+    if as_json:
+        click.echo(_catalogue_json(path, catalogue.summary, report.findings, counts))
+    else:
+        _catalogue_text(path, catalogue.summary, report.findings)
+        click.echo(
+            f"  check: {report.records} records checked, {report.errors} errors, "
+            f"{report.warnings} warnings"
+        )
+    sys.exit(EXIT_FAILURES if report.errors else EXIT_OK)
+
+
 # --- sandbox commands ------------------------------------------------------------------------
 
 # --- sync commands (plan, push, relink) ------------------------------------------------------
