@@ -141,6 +141,58 @@ def check(
 
 # --- sandbox commands ------------------------------------------------------------------------
 
+
+@sandbox.command("dspace")
+@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("sandbox-dspace"),
+    show_default=True,
+    help="where items and files are kept (reused on restart)",
+)
+@click.option("--dspace-version", default="9.3", show_default=True, help="7.6.x, 8.x or 9.x")
+@click.option("--admin-email", default="admin@example.org", show_default=True)
+@click.option("--admin-password", default="kitab", show_default=True)
+@click.option("--jwt-ttl", type=int, default=1800, show_default=True, help="token lifetime (s)")
+def sandbox_dspace(
+    port: int,
+    host: str,
+    data: Path,
+    dspace_version: str,
+    admin_email: str,
+    admin_password: str,
+    jwt_ttl: int,
+) -> None:
+    """Run a DSpace-compatible server in the foreground until Ctrl-C."""
+    from kitab.sandbox.dspace import build, serve
+
+    try:
+        app, layout = build(
+            data,
+            version=dspace_version,
+            jwt_ttl=jwt_ttl,
+            admin_email=admin_email,
+            admin_password=admin_password,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--dspace-version") from None
+    try:
+        server = serve(app, host=host, port=port)
+    except OSError as error:
+        app.store.close()
+        click.echo(f"cannot listen on {host}:{port}: {error.strerror}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    click.echo(f"DSpace {app.flavour.label} sandbox at http://{host}:{server.port}/server/api")
+    click.echo(f"  administrator: {admin_email}")
+    click.echo(f"  collection: {layout.collection_handle} ({layout.collection_uuid})")
+    click.echo(f"  data: {data}")
+    click.echo("  Ctrl-C stops it.")
+    server.wait()
+
+
 # --- sync commands (plan, push, relink) ------------------------------------------------------
 
 config_option = click.option(

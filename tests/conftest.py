@@ -27,3 +27,15 @@ def omeka_sandbox(tmp_path: Path):
         yield sandbox
     finally:
         sandbox.stop()
+
+
+@pytest.fixture
+def dspace_sandbox(tmp_path: Path):
+    """A DSpace 9.3 sandbox on a fresh data dir (admin@example.org / kitab), stopped after."""
+    from kitab.sandbox.dspace import start
+
+    sandbox = start(tmp_path / "dspace")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
