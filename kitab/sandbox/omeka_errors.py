@@ -52,7 +52,7 @@ class HtmlError(Exception):
 def not_found(resource: str, ident: Any) -> ApiError:
     """``ident`` keeps its JSON type: "9999" from a URL, 9999 from a request body."""
     entity = ENTITIES.get(resource, "Resource")
-    criteria = json.dumps({"id": ident})
+    criteria = json.dumps({"id": ident}, separators=(",", ":"))
     return ApiError(
         404, {"error": f"Omeka\\Entity\\{entity} entity with criteria {criteria} not found"}
     )

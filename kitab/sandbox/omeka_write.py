@@ -258,13 +258,9 @@ class Writer:
         if errors:
             raise validation({"o:media": errors})
         if not creating:
-            marks = ",".join("?" * len(kept)) or "NULL"
-            doomed = self.db.execute(
-                f"SELECT id FROM resource WHERE item_id = ? AND id NOT IN ({marks})",
-                (item_id, *kept),
-            ).fetchall()
-            for row in doomed:
-                self.delete_media(row["id"])
+            owned = self.db.execute("SELECT id FROM resource WHERE item_id = ?", (item_id,))
+            for doomed in [row["id"] for row in owned if row["id"] not in kept]:
+                self.delete_media(doomed)
         for position, media_id in enumerate(kept, start=1):
             self.db.execute("UPDATE resource SET position = ? WHERE id = ?", (position, media_id))
 
