@@ -86,6 +86,45 @@ class ScansConfig:
 
 
 @dataclass(frozen=True)
+class OaiSet:
+    """One OAI-PMH set the provider offers: the records for which ``when`` holds."""
+
+    spec: str  # URI-unreserved characters, ``:`` between hierarchy levels
+    name: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class OaiConfig:
+    """``[oai]``: how ``kitab serve`` presents the catalogue to harvesters."""
+
+    repository_name: str = "kitab catalogue"
+    repository_identifier: str = "kitab.example.org"  # a domain the library controls
+    admin_emails: tuple[str, ...] = ("librarian@example.org",)
+    base_url: str | None = None  # public URL of /oai when behind a proxy
+    host: str = "127.0.0.1"
+    port: int = 8080
+    page_size: int = 100
+    sets: tuple[OaiSet, ...] = ()
+    links_from: tuple[str, ...] | None = None  # targets whose item URLs go in records (None: all)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """``[sources.NAME]``: an OAI-PMH source ``kitab harvest NAME`` reads incrementally."""
+
+    name: str
+    url: str
+    prefix: str = "oai_dc"
+    set: str | None = None
+    out: Path | None = None  # local record store (.jsonl or .xml)
+    target: str | None = None  # push the harvested MARCXML records into this target
+    overlap_hours: float = 0.0  # re-ask this much before the watermark (late-indexing sources)
+    max_retries: int = 5
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     catalogue: CatalogueConfig
@@ -95,6 +134,8 @@ class Config:
     concurrency: int = 4
     state_path: Path = field(default=Path(".kitab/state.sqlite"))
     conflict_policy: str = "manual"
+    oai: OaiConfig = field(default_factory=OaiConfig)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -255,6 +296,89 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+OAI_SET_SPEC = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(?::[A-Za-z0-9\-_.!~*'()]+)*$")
+OAI_REPOSITORY_ID = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(?:\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+
+
+def _oai(table: _Table) -> OaiConfig:
+    identifier = table.get("repository_identifier", str, OaiConfig.repository_identifier)
+    if not OAI_REPOSITORY_ID.match(identifier):
+        raise table.error("repository_identifier", f"expected a domain name, got {identifier!r}")
+    emails = table.get("admin_email", (str, list), list(OaiConfig.admin_emails))
+    emails = [emails] if isinstance(emails, str) else emails
+    if not emails or not all(
+        isinstance(e, str) and re.match(r"^\S+@(\S+\.)+\S+$", e) for e in emails
+    ):
+        raise table.error("admin_email", f"expected e-mail addresses, got {emails!r}")
+    page_size = table.get("page_size", int, OaiConfig.page_size)
+    if not 1 <= page_size <= 10000:
+        raise table.error("page_size", f"expected 1 to 10000, got {page_size}")
+    port = table.get("port", int, OaiConfig.port)
+    if not 0 <= port <= 65535:
+        raise table.error("port", f"expected 0 to 65535, got {port}")
+    sets = []
+    for rule in _rules(table, "set"):
+        spec = rule.require("spec", str)
+        if not OAI_SET_SPEC.match(spec):
+            raise rule.error(
+                "spec", f"not a setSpec (letters, digits, -_.!~*'() and ':'): {spec!r}"
+            )
+        name = rule.get("name", str, spec)
+        when = _Table(rule.data.pop("when", {}), f"{rule.where}.when", rule.file)
+        rule.done()
+        sets.append(OaiSet(spec, name, _condition(when)))
+    links_from = table.get("links_from", list)
+    if links_from is not None and not all(isinstance(t, str) for t in links_from):
+        raise table.error("links_from", f"expected target names, got {links_from!r}")
+    base_url = table.get("base_url", str)
+    config = OaiConfig(
+        repository_name=table.get("repository_name", str, OaiConfig.repository_name),
+        repository_identifier=identifier,
+        admin_emails=tuple(emails),
+        base_url=base_url.rstrip("/") if base_url else None,
+        host=table.get("host", str, OaiConfig.host),
+        port=port,
+        page_size=page_size,
+        sets=tuple(sets),
+        links_from=tuple(links_from) if links_from is not None else None,
+    )
+    table.done()
+    return config
+
+
+def _source(name: str, table: _Table) -> SourceConfig:
+    url = table.require("url", str)
+    if not re.match(r"^https?://", url):
+        raise table.error("url", f"expected an http(s) URL, got {url!r}")
+    overlap = table.get("overlap_hours", (int, float), 0.0)
+    if overlap < 0:
+        raise table.error("overlap_hours", f"expected 0 or more, got {overlap}")
+    retries = table.get("max_retries", int, SourceConfig.max_retries)
+    if not 0 <= retries <= 100:
+        raise table.error("max_retries", f"expected 0 to 100, got {retries}")
+    timeout = table.get("timeout", (int, float), SourceConfig.timeout)
+    if timeout <= 0:
+        raise table.error("timeout", f"expected seconds above 0, got {timeout}")
+    source_set = table.get("set", str)
+    if source_set is not None and not OAI_SET_SPEC.match(source_set):
+        raise table.error("set", f"not a setSpec: {source_set!r}")
+    source = SourceConfig(
+        name=name,
+        url=url,
+        prefix=table.get("prefix", str, SourceConfig.prefix),
+        set=source_set,
+        out=table.path("out"),
+        target=table.get("target", str),
+        overlap_hours=float(overlap),
+        max_retries=retries,
+        timeout=float(timeout),
+    )
+    table.done()
+    if source.out is None and source.target is None:
+        raise table.error("out", "is required (or target), or the harvest would go nowhere")
+    return source
+
+
 def load_config(file: Path | str) -> Config:
     """Read and check kitab.toml; raises ConfigError naming the key at fault."""
     file = Path(file).resolve()
@@ -327,6 +451,20 @@ def load_config(file: Path | str) -> Config:
             raise sync_table.error("concurrency", f"expected 1 to 64, got {concurrency}")
         conflict_policy = sync_table.choice("conflicts", CONFLICT_POLICIES, "manual")
         sync_table.done()
+
+    oai_table = root.table("oai")
+    oai = _oai(oai_table) if oai_table is not None else OaiConfig()
+    sources: dict[str, SourceConfig] = {}
+    sources_table = root.table("sources")
+    if sources_table is not None:
+        for name in list(sources_table.data):
+            sources[name] = _source(name, sources_table.table(name))  # type: ignore[arg-type]
+        sources_table.done()
+    for source in sources.values():
+        if source.target is not None and source.target not in targets:
+            raise ConfigError(
+                f"{file}: sources.{source.name}.target: no target named {source.target!r}"
+            )
     root.done()
     return Config(
         file=file,
@@ -337,4 +475,6 @@ def load_config(file: Path | str) -> Config:
         concurrency=concurrency,
         state_path=state_path,
         conflict_policy=conflict_policy,
+        oai=oai,
+        sources=sources,
     )
