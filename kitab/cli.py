@@ -266,6 +266,57 @@ def sandbox_dspace(
     server.wait()
 
 
+@sandbox.command("omeka")
+@click.option("--port", type=int, default=8081, show_default=True, help="0 picks a free port")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("sandbox-omeka"),
+    show_default=True,
+    help="where items and files are kept (reused on restart)",
+)
+@click.option("--key-identity", default="kitab", show_default=True)
+@click.option(
+    "--key-credential",
+    default="kitab",
+    envvar="KITAB_OMEKA_SANDBOX_CREDENTIAL",
+    help="API key credential (default kitab; or $KITAB_OMEKA_SANDBOX_CREDENTIAL)",
+)
+@click.option("--omeka-version", default="4.0.4", show_default=True, help="4.0.x, 4.1.x or 4.2.x")
+def sandbox_omeka(
+    port: int, host: str, data: Path, key_identity: str, key_credential: str, omeka_version: str
+) -> None:
+    """Run an Omeka-S-compatible server in the foreground until Ctrl-C."""
+    import logging
+
+    from kitab.sandbox.omeka import start
+
+    # werkzeug logs every request URL, and Omeka keys travel in the query string.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        sb = start(
+            data,
+            port,
+            key_identity=key_identity,
+            key_credential=key_credential,
+            version=omeka_version,
+            host=host,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--omeka-version") from None
+    except OSError as error:
+        click.echo(f"cannot listen on {host}:{port}: {error.strerror}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    click.echo(f"Omeka S {omeka_version} sandbox at {sb.url}/api")
+    click.echo(f"  key identity: {key_identity} (credential not shown)")
+    click.echo(f"  item set: {sb.item_set_id}")
+    click.echo(f"  data: {data}")
+    click.echo("  Ctrl-C stops it.")
+    sb.wait()
+
+
 # --- sync commands (plan, push, relink) ------------------------------------------------------
 
 config_option = click.option(

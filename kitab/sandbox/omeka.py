@@ -479,4 +479,9 @@ def start(
 ) -> OmekaSandbox:
     """Serve an Omeka S sandbox over ``data_dir`` (created if missing; reused across restarts)."""
     app = OmekaApp(Path(data_dir), key_identity, key_credential, version)
-    return OmekaSandbox(app=app, running=start_in_thread(app, host=host, port=port))
+    try:
+        running = start_in_thread(app, host=host, port=port)
+    except OSError:
+        app.close()
+        raise
+    return OmekaSandbox(app=app, running=running)
