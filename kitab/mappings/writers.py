@@ -127,25 +127,30 @@ class DublinCoreXmlWriter(Writer):
         stream.write('<?xml version="1.0" encoding="UTF-8"?>\n<collection>\n')
 
     def write(self, record: Record, metadata: Metadata) -> None:
-        out = [
-            f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}"'
-            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-            f' xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">\n'
-        ]
-        for name, values in metadata.items():
-            element = simple_dc_element(name)
-            for value in values:
-                text = xml_text(value.value)
-                if not text:
-                    continue
-                lang = f' xml:lang="{xml_text(value.language)}"' if value.language else ""
-                out.append(f"  <dc:{element}{lang}>{text}</dc:{element}>\n")
-        out.append("</oai_dc:dc>\n")
-        self.stream.write("".join(out))
+        self.stream.write(oai_dc_element(metadata))
         self.count += 1
 
     def close(self) -> None:
         self.stream.write("</collection>\n")
+
+
+def oai_dc_element(metadata: Metadata) -> str:
+    """One ``oai_dc:dc`` element, valid on its own: the OAI-PMH provider embeds the same text."""
+    out = [
+        f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        f' xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">\n'
+    ]
+    for name, values in metadata.items():
+        element = simple_dc_element(name)
+        for value in values:
+            text = xml_text(value.value)
+            if not text:
+                continue
+            lang = f' xml:lang="{xml_text(value.language)}"' if value.language else ""
+            out.append(f"  <dc:{element}{lang}>{text}</dc:{element}>\n")
+    out.append("</oai_dc:dc>\n")
+    return "".join(out)
 
 
 def xml_text(text: str) -> str:
