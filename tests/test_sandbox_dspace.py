@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pymarc
@@ -214,3 +215,383 @@ def test_fixture_starts_fresh_with_one_collection(dspace_sandbox):
     moved = client.get(f"/pid/find?id={dspace_sandbox.collection_handle}", allow_redirects=False)
     assert moved.status_code == 302
     assert moved.headers["Location"].endswith(f"/core/collections/{collection['uuid']}")
+
+
+@pytest.fixture
+def russian(data_dir: Path) -> list[tuple[str, str]]:
+    """(001, 200$a) of the first three RUSMARC records (CP1251), e.g. RU\\NLR\\bibl\\3415."""
+    with (data_dir / RUSSIAN).open("rb") as handle:
+        reader = pymarc.MARCReader(handle, to_unicode=True, file_encoding="cp1251")
+        records = [next(reader) for _ in range(3)]
+    return [(r["001"].data, r["200"]["a"]) for r in records]
+
+
+def search(client: Client, **params) -> dict:
+    response = client.get("/discover/search/objects", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["_embedded"]["searchResult"]
+
+
+def hit_names(result: dict) -> list[str]:
+    return [o["_embedded"]["indexableObject"]["name"] for o in result["_embedded"]["objects"]]
+
+
+def solr_phrase(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- CSRF, login, JWT ---------------------------------------------------------------------------
+
+
+def test_csrf_token_issued_checked_and_rotated(dspace_sandbox):
+    http = requests.Session()
+    api = dspace_sandbox.api
+    first = http.get(api)
+    token = first.headers["DSPACE-XSRF-TOKEN"]
+    assert http.cookies["DSPACE-XSRF-COOKIE"] == token
+    assert "HttpOnly" in first.headers["Set-Cookie"]
+    assert "Path=/server" in first.headers["Set-Cookie"]
+    assert "DSPACE-XSRF-TOKEN" not in http.get(api).headers  # only when issued or rotated
+
+    form = {"user": ADMIN[0], "password": ADMIN[1]}
+    missing = http.post(api + "/authn/login", data=form)
+    assert missing.status_code == 403
+    assert missing.json()["message"] == "Access is denied. Invalid CSRF token."
+    rotated = missing.headers["DSPACE-XSRF-TOKEN"]
+    assert rotated != token
+    wrong = http.post(api + "/authn/login", data=form, headers={"X-XSRF-TOKEN": token})
+    assert wrong.status_code == 403  # the cookie now holds the rotated token
+    rotated = wrong.headers["DSPACE-XSRF-TOKEN"]  # every refusal rotates again
+    cookieless = requests.post(api + "/authn/login", data=form, headers={"X-XSRF-TOKEN": rotated})
+    assert cookieless.status_code == 403  # the header alone is not enough
+
+    good = http.post(api + "/authn/login", data=form, headers={"X-XSRF-TOKEN": rotated})
+    assert good.status_code == 200
+    assert good.headers["Authorization"].startswith("Bearer ")
+    assert good.headers["DSPACE-XSRF-TOKEN"] not in (token, rotated)  # login rotates
+
+
+def test_login_and_status(dspace_sandbox):
+    client = Client(dspace_sandbox)
+    anonymous = client.get("/authn/status").json()
+    assert (anonymous["okay"], anonymous["authenticated"]) == (True, False)
+    bad = client.login(password="wrong")
+    assert bad.status_code == 401
+    assert "password" in bad.headers["WWW-Authenticate"]
+    assert client.login().status_code == 200
+    status = client.get("/authn/status").json()
+    assert status["authenticated"] is True
+    assert status["_embedded"]["eperson"]["email"] == ADMIN[0]
+
+
+def test_expired_jwt_is_silently_anonymous(dspace_sandbox, admin, arabic):
+    item = admin.create_item(dspace_sandbox.collection_uuid, arabic["metadata"]).json()
+    dspace_sandbox.app.jwt_ttl = 1
+    assert admin.login().status_code == 200
+    time.sleep(1.2)
+    assert admin.get(f"/core/items/{item['uuid']}").status_code == 200  # public GET still works
+    assert admin.get("/authn/status").json()["authenticated"] is False
+    denied = admin.create_item(dspace_sandbox.collection_uuid, arabic["metadata"])
+    assert denied.status_code == 401
+    assert denied.json()["message"] == "Authentication is required"
+
+
+def test_refresh_logout_and_revocation(dspace_sandbox, admin):
+    refreshed = admin.send("POST", "/authn/login")  # Bearer + CSRF only
+    assert refreshed.status_code == 200
+    new_jwt = refreshed.headers["Authorization"]
+    assert new_jwt != admin.http.headers["Authorization"]
+    other = Client(dspace_sandbox)
+    other.http.headers["Authorization"] = new_jwt
+    assert other.get("/authn/status").json()["authenticated"] is True
+    assert admin.send("POST", "/authn/logout").status_code == 204
+    assert other.get("/authn/status").json()["authenticated"] is False  # the salt is gone
+    admin.login()
+    dspace_sandbox.expire_tokens()
+    assert admin.get("/authn/status").json()["authenticated"] is False
+
+
+# --- items ---------------------------------------------------------------------------------------
+
+
+def test_item_create_rules(dspace_sandbox, admin, arabic):
+    collection = dspace_sandbox.collection_uuid
+    path = f"/core/items?owningCollection={collection}"
+    no_archive = admin.send("POST", path, json={"metadata": arabic["metadata"]})
+    assert no_archive.status_code == 400
+    assert no_archive.json()["message"] == (
+        "InArchive attribute should not be set to false for the create"
+    )
+    private = admin.send("POST", path, json={"metadata": arabic["metadata"], "inArchive": True})
+    assert private.status_code == 201
+    assert private.json()["discoverable"] is False
+    unknown = admin.create_item(collection, {"dc.nonsense": [{"value": "x"}]})
+    assert unknown.status_code == 500
+    assert unknown.json()["message"] == "An internal database error occurred"
+    bad_owner = admin.create_item("not-a-collection", arabic["metadata"])
+    assert bad_owner.status_code == 400
+    assert bad_owner.json()["message"].startswith("The given owningCollection parameter")
+    form = admin.send(
+        "POST", path, data="x=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 415
+    garbled = admin.send("POST", path, data="{", headers={"Content-Type": "application/json"})
+    assert garbled.status_code == 422
+    anonymous = Client(dspace_sandbox).create_item(collection, arabic["metadata"])
+    assert anonymous.status_code == 401
+
+    messy = admin.create_item(
+        collection,
+        {"dc.title": [{"value": "  Title\x01with control  ", "place": 7}, {"value": None}]},
+    ).json()
+    assert messy["metadata"]["dc.title"] == [
+        {
+            "value": "Title with control",
+            "language": None,
+            "authority": None,
+            "confidence": -1,
+            "place": 0,
+        }
+    ]
+    issued = admin.create_item(collection, {"dc.date.issued": [{"value": "today"}]}).json()
+    assert values(issued, "dc.date.issued") == [values(issued, "dc.date.accessioned")[0][:10]]
+
+
+def test_patch_operations_and_their_quirks(dspace_sandbox, admin, russian):
+    (id1, title1), (_, title2), (_, title3) = russian
+    item = admin.create_item(
+        dspace_sandbox.collection_uuid, {"dc.title": [{"value": title1}]}
+    ).json()
+    path = f"/core/items/{item['uuid']}"
+
+    def titles(response: requests.Response) -> list[str]:
+        assert response.status_code == 200, response.text
+        return values(response.json(), "dc.title")
+
+    several = [{"value": title2}, {"value": title3}]
+    assert titles(
+        admin.patch(path, [{"op": "add", "path": "/metadata/dc.title", "value": several}])
+    ) == [title2, title1]
+    assert titles(
+        admin.patch(
+            path, [{"op": "add", "path": "/metadata/dc.title/5", "value": {"value": title3}}]
+        )
+    ) == [title3, title2, title1]
+    assert (
+        titles(
+            admin.patch(
+                path, [{"op": "add", "path": "/metadata/dc.title/-", "value": {"value": id1}}]
+            )
+        )[-1]
+        == id1
+    )
+    assert titles(
+        admin.patch(
+            path, [{"op": "move", "from": "/metadata/dc.title/0", "path": "/metadata/dc.title/2"}]
+        )
+    ) == [title2, title1, title3, id1]
+    assert titles(admin.patch(path, [{"op": "remove", "path": "/metadata/dc.title/3"}])) == [
+        title2,
+        title1,
+        title3,
+    ]
+    assert titles(
+        admin.patch(path, [{"op": "replace", "path": "/metadata/dc.title", "value": several}])
+    ) == [title2]
+    replaced = admin.patch(
+        path, [{"op": "replace", "path": "/metadata/dc.title/0", "value": {"value": title1}}]
+    ).json()
+    assert replaced["metadata"]["dc.title"][0] == {
+        "value": title1,
+        "language": None,
+        "authority": None,
+        "confidence": 0,
+        "place": 0,
+    }
+    language = admin.patch(
+        path, [{"op": "replace", "path": "/metadata/dc.title/0/language", "value": "ru"}]
+    ).json()
+    assert language["metadata"]["dc.title"][0]["language"] == "ru"
+
+    out_of_range = admin.patch(
+        path, [{"op": "replace", "path": "/metadata/dc.title/4", "value": {"value": "x"}}]
+    )
+    assert out_of_range.status_code == 422
+    assert out_of_range.json()["message"] == "There is no metadata of this type at that index"
+    assert admin.patch(path, [{"op": "remove", "path": "/metadata/dc.title/x"}]).status_code == 400
+    for unsupported in (
+        {"op": "replace", "path": "/inArchive", "value": False},
+        {"op": "test", "path": "/metadata/dc.title", "value": []},
+        {"op": "add", "path": "/withdrawn", "value": True},
+    ):
+        refused = admin.patch(path, [unsupported])
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "This operation is not supported."
+    unknown = admin.patch(path, [{"op": "add", "path": "/metadata/dc.nonsense", "value": []}])
+    assert (unknown.status_code, unknown.json()["message"]) == (
+        422,
+        "Metadata field does not exist",
+    )
+
+    atomic = admin.patch(
+        path,
+        [
+            {"op": "remove", "path": "/metadata/dc.title"},
+            {"op": "remove", "path": "/metadata/dc.title/9"},
+        ],
+    )
+    assert atomic.status_code == 422
+    assert values(admin.get(path).json(), "dc.title") == [title1]  # nothing was committed
+    empty = admin.patch(path, [{"op": "remove", "path": "/metadata/dc.subject"}])
+    assert empty.status_code == 200
+
+    wiped = admin.patch(path, [{"op": "replace", "path": "/metadata", "value": {}}]).json()
+    assert wiped["metadata"] == {}
+    assert wiped["name"] is None
+
+
+def test_withdraw_discoverable_put_and_delete(dspace_sandbox, admin, arabic):
+    item = admin.create_item(dspace_sandbox.collection_uuid, arabic["metadata"]).json()
+    path = f"/core/items/{item['uuid']}"
+    hidden = admin.patch(path, [{"op": "replace", "path": "/discoverable", "value": False}])
+    assert hidden.json()["discoverable"] is False
+    withdrawn = admin.patch(path, [{"op": "replace", "path": "/withdrawn", "value": "true"}])
+    body = withdrawn.json()
+    assert (body["withdrawn"], body["inArchive"]) == (True, False)
+    assert any("withdrawn" in v for v in values(body, "dc.description.provenance"))
+    again = admin.patch(path, [{"op": "replace", "path": "/withdrawn", "value": True}])
+    assert again.status_code == 200  # repeats are no-ops
+    assert Client(dspace_sandbox).get(path).json()["metadata"] == {}  # non-admins see nothing
+    reinstated = admin.patch(path, [{"op": "replace", "path": "/withdrawn", "value": False}])
+    assert reinstated.json()["inArchive"] is True
+
+    mismatch = admin.send(
+        "PUT", path, json={"uuid": dspace_sandbox.collection_uuid, "metadata": {}}
+    )
+    assert mismatch.status_code == 400
+    put = admin.send(
+        "PUT", path, json={"uuid": item["uuid"], "metadata": {"dc.title": [{"value": "only"}]}}
+    )
+    assert put.status_code == 200
+    assert put.json()["metadata"].keys() == {"dc.title"}  # accessioned, uri, provenance gone
+
+    assert admin.send("DELETE", path).status_code == 204
+    assert admin.get(path).status_code == 404
+    assert admin.send("DELETE", path).status_code == 404
+
+
+# --- discovery -----------------------------------------------------------------------------------
+
+
+def test_discovery_identifier_is_a_tokenized_phrase(dspace_sandbox, admin, russian):
+    collection = dspace_sandbox.collection_uuid
+    (control, title), (_, other_title), _ = russian
+    admin.create_item(
+        collection,
+        {"dc.title": [{"value": title}], "dc.identifier.other": [{"value": f"kitab:{control}"}]},
+    )
+    admin.create_item(
+        collection,
+        {
+            "dc.title": [{"value": other_title}],
+            "dc.identifier.other": [{"value": f"kitab:{control}/copy"}],
+        },
+    )
+    query = f"dc.identifier.other:{solr_phrase('kitab:' + control)}"
+    assert sorted(hit_names(search(admin, query=query))) == sorted([title, other_title])
+    unescaped = f'dc.identifier.other:"kitab:{control}"'  # Solr eats the backslashes
+    assert search(admin, query=unescaped)["page"]["totalElements"] == 0
+    bad = admin.get("/discover/search/objects", params={"query": "dc.title:(unclosed"})
+    assert bad.status_code == 422
+
+
+def test_discovery_ranges_sorting_and_visibility(dspace_sandbox, admin, russian):
+    collection = dspace_sandbox.collection_uuid
+    first = admin.create_item(collection, {"dc.title": [{"value": russian[0][1]}]}).json()
+    time.sleep(0.02)
+    second = admin.create_item(collection, {"dc.title": [{"value": russian[1][1]}]}).json()
+    private = admin.create_item(
+        collection, {"dc.title": [{"value": russian[2][1]}]}, discoverable=False
+    ).json()
+    since = second["lastModified"].replace("+00:00", "Z")
+    recent = search(admin, query=f"lastModified:[{since} TO *]", dsoType="ITEM")
+    assert hit_names(recent) == [second["name"]]
+    everything = search(
+        admin, query="lastModified:[2000-01-01T00:00:00Z TO *]", dsoType="ITEM", sort="dc.title,asc"
+    )
+    assert hit_names(everything) == sorted([first["name"], second["name"]], key=str.lower)
+    assert search(admin, query=f"search.resourceid:{first['uuid']}")["page"]["totalElements"] == 1
+    by_handle = search(admin, query=f'handle:"{second["handle"]}"')
+    assert hit_names(by_handle) == [second["name"]]
+    admin_view = search(admin, configuration="administrativeView", dsoType="ITEM")
+    assert private["name"] in hit_names(admin_view)
+    anonymous_view = search(Client(dspace_sandbox), configuration="administrativeView")
+    assert private["name"] not in hit_names(anonymous_view)
+    scoped = search(admin, scope=dspace_sandbox.community_uuid, dsoType="ITEM")
+    assert scoped["page"]["totalElements"] == 2
+
+    paged = search(admin, dsoType="ITEM", size=1, page=1, sort="dc.date.accessioned,asc")
+    assert paged["page"] == {"size": 1, "totalElements": 2, "totalPages": 2, "number": 1}
+    assert set(paged["_links"]) == {"first", "prev", "self", "last"}
+
+    by_modified = admin.get("/discover/search/objects", params={"sort": "lastModified,desc"})
+    assert by_modified.status_code == 422
+    assert by_modified.json()["message"] == (
+        "The field: lastModified is not configured for the configuration!"
+    )
+    sideways = admin.get("/discover/search/objects", params={"sort": "dc.title,sideways"})
+    assert sideways.status_code == 400
+    offset = admin.get(
+        "/discover/search/objects",
+        params={"query": "lastModified:[2024-01-01T00:00:00+00:00 TO *]"},
+    )
+    assert offset.status_code == 422  # Solr dates need the Z
+
+
+def test_metadata_field_registry(dspace_sandbox):
+    client = Client(dspace_sandbox)
+    listing = client.get("/core/metadatafields", params={"size": 500}).json()
+    names = {
+        ".".join(p for p in (f["_embedded"]["schema"]["prefix"], f["element"], f["qualifier"]) if p)
+        for f in listing["_embedded"]["metadatafields"]
+    }
+    assert {
+        "dc.title",
+        "dc.identifier.other",
+        "dcterms.title",
+        "dc.description.provenance",
+    } <= names
+    assert "dc.nonsense" not in names
+    found = client.get(
+        "/core/metadatafields/search/byFieldName",
+        params={"schema": "dc", "element": "identifier", "qualifier": "other"},
+    )
+    (field,) = found.json()["_embedded"]["metadatafields"]
+    assert (field["element"], field["qualifier"]) == ("identifier", "other")
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+def test_upload_refusals(dspace_sandbox, admin, arabic):
+    item = admin.create_item(dspace_sandbox.collection_uuid, arabic["metadata"]).json()
+    bundle = admin.send(
+        "POST", f"/core/items/{item['uuid']}/bundles", json={"name": "ORIGINAL"}
+    ).json()
+    target = f"/core/bundles/{bundle['uuid']}/bitstreams"
+    no_file = admin.send("POST", target, files={"other": ("a.txt", b"x")})
+    assert no_file.status_code == 400
+    bad_properties = admin.send(
+        "POST", target, files={"file": ("a.txt", b"x")}, data={"properties": "{not json"}
+    )
+    assert bad_properties.status_code == 422
+    dspace_sandbox.app.max_upload = 1000
+    too_big = admin.send("POST", target, files={"file": ("big.bin", b"0" * 5000)})
+    assert too_big.status_code == 413
+    assert too_big.headers["Content-Type"] == "application/problem+json"  # Spring, 8.x+
+    missing = admin.send(
+        "POST", f"/core/bundles/{item['uuid']}/bitstreams", files={"file": ("a.txt", b"x")}
+    )
+    assert missing.status_code == 404
+    assert admin.get(target).json()["page"]["totalElements"] == 0
+    assert list((dspace_sandbox.data_dir / "incoming").iterdir()) == []  # no spool left behind
