@@ -133,7 +133,8 @@ def test_extends_a_file_by_relative_path(tmp_path, data_dir):
             "control field",
         ),
         (
-            'flavour = "marc21"\n[[map]]\ntag = "245"\nind2 = "X"\nsubfields = "a"\nto = "dc.title"\n',
+            'flavour = "marc21"\n[[map]]\ntag = "245"\nind2 = "X"\n'
+            'subfields = "a"\nto = "dc.title"\n',
             4,
             "indicator",
         ),
