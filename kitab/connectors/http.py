@@ -110,7 +110,7 @@ class HttpClient:
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(
-            initial=self.policy.initial_wait, max=self.policy.max_wait, jitter=self.policy.jitter
+            multiplier=self.policy.initial_wait, max=self.policy.max_wait, jitter=self.policy.jitter
         )(state)
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableResponse):
