@@ -215,7 +215,11 @@ def _decode_marc8(data: bytes) -> str:
     # It also writes to stderr on a truncated multibyte character; the library must stay quiet.
     converter = MARC8ToUnicode(quiet=True)
     with contextlib.redirect_stderr(io.StringIO()):
-        text = "\x1f".join(converter.translate(part) for part in data.split(b"\x1f"))
+        first, *rest = data.split(b"\x1f")
+        parts = [converter.translate(first)]  # indicators (or control field data)
+        # the code byte is ASCII whatever set is in force: translate only the value after it
+        parts.extend(p[:1].decode("latin-1") + converter.translate(p[1:]) for p in rest)
+        text = "\x1f".join(parts)
     if "&#x" in text:  # MARC-8's lossless convention: characters outside it as &#xXXXX;
         text = unicodedata.normalize("NFC", _NCR.sub(_ncr, text))
     return text

@@ -5,6 +5,9 @@ os.replace only once every record is written, so a failure half-way leaves an ex
 was. An existing destination is never overwritten unless asked, and then the old file is kept
 beside it as ``<name>.bak`` (DESIGN: catalogue files are never overwritten without a backup).
 Output is always UTF-8 and says so: MARC 21 leader/09 = ``a``, UNIMARC 100$a/26-29 = ``50``.
+MARCXML is written to validate against MARC21slim.xsd, so values the schema cannot hold are
+adjusted on the way out (an upper-case indicator is lower-cased, any other invalid indicator
+becomes blank, an invalid subfield code becomes ``?``); ``kitab check`` reports such values.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kitab.model import Flavour, Record
 
 MARC21_NS = "http://www.loc.gov/MARC21/slim"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_CODE = re.compile(r"[0-9A-Za-z!\"#$%&'()*+,\-./:;<=>?{}_^`~\[\]\\]")
 
 
 class WriteError(ValueError):
@@ -73,6 +77,12 @@ def iso2709_bytes(marc: pymarc.Record, flavour: Flavour = Flavour.MARC21) -> byt
     return head + b"".join(directory) + b"\x1e" + b"".join(data) + b"\x1d"
 
 
+def _xml_indicator(value: str | None) -> str:
+    if value and (value.isdigit() or value.islower() or value == " ") and value.isascii():
+        return value
+    return value.lower() if value and value.isascii() and value.isalpha() else " "
+
+
 def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
 
@@ -90,13 +100,14 @@ def _write_marcxml(out: BinaryIO, items: Iterable[tuple[pymarc.Record, Flavour]]
                         node = etree.SubElement(record, "controlfield", tag=field.tag)
                         node.text = _xml(field.data or "")
                         continue
-                    ind1, ind2 = (i or " " for i in field.indicators)
+                    ind1, ind2 = (_xml_indicator(i) for i in field.indicators)
                     node = etree.SubElement(
                         record, "datafield", tag=field.tag, ind1=ind1, ind2=ind2
                     )
                     text = _field_text(field, flavour)[2:]
                     for part in text.split("\x1f")[1:]:
-                        sub = etree.SubElement(node, "subfield", code=part[:1])
+                        code = part[:1] if _XML_CODE.fullmatch(part[:1]) else "?"
+                        sub = etree.SubElement(node, "subfield", code=code)
                         sub.text = _xml(part[1:])
                 xf.write(record)
                 count += 1
