@@ -10,9 +10,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from kitab.sandbox.faults import FaultInjector, WSGIApp
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log: Omeka S carries API keys in every URL, and logs must never hold them."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 @dataclass
@@ -40,7 +47,7 @@ class RunningServer:
 def start_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``app`` (wrapped in a FaultInjector) on host:port; port 0 picks a free one."""
     injector = app if isinstance(app, FaultInjector) else FaultInjector(app)
-    server = make_server(host, port, injector, threaded=True)
+    server = make_server(host, port, injector, threaded=True, request_handler=QuietRequestHandler)
     server.daemon_threads = True  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{port}", daemon=True)
     thread.start()
@@ -50,7 +57,7 @@ def start_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Run
 def serve_forever(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve in the foreground until interrupted (``kitab sandbox …``)."""
     injector = app if isinstance(app, FaultInjector) else FaultInjector(app)
-    server = make_server(host, port, injector, threaded=True)
+    server = make_server(host, port, injector, threaded=True, request_handler=QuietRequestHandler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
