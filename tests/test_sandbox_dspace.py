@@ -595,3 +595,141 @@ def test_upload_refusals(dspace_sandbox, admin, arabic):
     assert missing.status_code == 404
     assert admin.get(target).json()["page"]["totalElements"] == 0
     assert list((dspace_sandbox.data_dir / "incoming").iterdir()) == []  # no spool left behind
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def versioned(tmp_path):
+    """Start sandboxes as other DSpace releases; all are stopped after the test."""
+    running: list[DSpaceSandbox] = []
+
+    def make(version: str) -> DSpaceSandbox:
+        sandbox = start(tmp_path / version, version=version)
+        running.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in running:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize(
+    ("version", "token_on_get", "csrf_endpoint", "suffix"),
+    [
+        ("7.6", True, False, "+00:00"),
+        ("7.6.5", True, True, "+00:00"),
+        ("8.1", False, True, "+00:00"),
+        ("8.3", True, True, "+00:00"),
+        ("9.1", False, True, "Z"),
+        ("9.3", True, True, "Z"),
+    ],
+)
+def test_version_differences_in_csrf_and_dates(
+    versioned, version, token_on_get, csrf_endpoint, suffix
+):
+    sandbox = versioned(version)
+    root = requests.get(sandbox.api)
+    assert root.json()["dspaceVersion"] == f"DSpace {version}"
+    assert ("DSPACE-XSRF-TOKEN" in root.headers) is token_on_get
+    csrf = requests.get(sandbox.api + "/security/csrf")
+    assert csrf.status_code == (204 if csrf_endpoint else 404)
+    client = Client(sandbox)
+    if not csrf_endpoint:
+        client.adopt(client.get(""))
+    client.login()
+    item = client.create_item(sandbox.collection_uuid, {"dc.title": [{"value": "x"}]}).json()
+    assert item["lastModified"].endswith(suffix)
+    assert ("submitter" in item["_links"]) is version.startswith("9")
+
+
+def test_csrf_endpoint_resends_the_current_token(versioned):
+    sandbox = versioned("8.1")
+    http = requests.Session()
+    first = http.get(sandbox.api + "/security/csrf").headers["DSPACE-XSRF-TOKEN"]
+    again = http.get(sandbox.api + "/security/csrf").headers["DSPACE-XSRF-TOKEN"]
+    assert first == again
+
+
+@pytest.mark.parametrize("version", ["7.6.3", "8.1", "9.0"])
+def test_unknown_patch_field_before_the_fix_is_400_and_replace_wipes(versioned, version):
+    client = Client(versioned(version))
+    client.login()
+    item = client.create_item(client_collection(client), {"dc.title": [{"value": "kept?"}]}).json()
+    path = f"/core/items/{item['uuid']}"
+    added = client.patch(path, [{"op": "add", "path": "/metadata/dc.nonsense", "value": []}])
+    assert added.status_code == 400
+    assert added.json()["message"] == "There was no metadataField found in path of operation"
+    wiped = client.patch(
+        path, [{"op": "replace", "path": "/metadata/dc.nonsense", "value": [{"value": "x"}]}]
+    )
+    assert wiped.status_code == 200
+    assert wiped.json()["metadata"] == {}
+
+
+@pytest.mark.parametrize(("version", "status"), [("7.6.5", 422), ("8.4", 422), ("9.3", 201)])
+def test_unknown_properties_in_item_body(versioned, version, status):
+    client = Client(versioned(version))
+    client.login()
+    body = {"metadata": {"dc.title": [{"value": "x"}]}, "inArchive": True, "_links": {}}
+    created = client.send(
+        "POST", f"/core/items?owningCollection={client_collection(client)}", json=body
+    )
+    assert created.status_code == status
+
+
+def test_413_body_in_7_6_is_dspace_json(versioned):
+    sandbox = versioned("7.6.5")
+    sandbox.app.max_upload = 10
+    client = Client(sandbox)
+    client.login()
+    item = client.create_item(sandbox.collection_uuid, {"dc.title": [{"value": "x"}]}).json()
+    bundle = client.send(
+        "POST", f"/core/items/{item['uuid']}/bundles", json={"name": "ORIGINAL"}
+    ).json()
+    refused = client.send(
+        "POST", f"/core/bundles/{bundle['uuid']}/bitstreams", files={"file": ("a.bin", b"0" * 100)}
+    )
+    assert refused.status_code == 413
+    assert refused.json()["message"] == "Request entity is too large"
+
+
+def client_collection(client: Client) -> str:
+    collections = client.get("/core/collections").json()["_embedded"]["collections"]
+    return collections[0]["uuid"]
+
+
+# --- fault injection -----------------------------------------------------------------------------
+
+
+def test_fault_injection(dspace_sandbox):
+    api = dspace_sandbox.api
+    dspace_sandbox.injector.plan.fail_next = 1
+    dspace_sandbox.injector.plan.retry_after = 3
+    failed = requests.get(api)
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "3"
+    assert requests.get(api).status_code == 200
+
+    dspace_sandbox.injector.plan.drop_next = 1
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api)
+
+    dspace_sandbox.injector.plan.latency_ms = 150
+    began = time.monotonic()
+    assert requests.get(api).status_code == 200
+    assert time.monotonic() - began >= 0.15
+    dspace_sandbox.injector.plan.latency_ms = 0
+
+    remote = requests.put(
+        dspace_sandbox.running.root + "/_sandbox/faults", json={"fail_next": 1, "status": 500}
+    )
+    assert remote.status_code == 200
+    assert requests.get(api).status_code == 500
+
+    dspace_sandbox.reset_stats()
+    client = Client(dspace_sandbox)
+    client.login()
+    counts = dspace_sandbox.stats()
+    assert (counts["GET"], counts["POST"], counts["writes"], counts["total"]) == (1, 1, 1, 2)
