@@ -21,19 +21,19 @@ IDENTITY_FIELD = "dc.identifier.other"
 #: Non-filing markers (NSB/NSE, ISO 6630 and MARC 21 alike: "\x98Lo \x9cStato") tell a catalogue
 #: which leading article to skip when sorting. In DC they are invisible noise that breaks search
 #: and display, so they are removed from every value.
-_NON_FILING = str.maketrans("", "", "\x88\x89\x98\x9c")
+_NON_FILING_MARKS = ("\x88", "\x89", "\x98", "\x9c")
+_NON_FILING = str.maketrans("", "", "".join(_NON_FILING_MARKS))
 
 
 class _Context:
-    """Per-record state: output, duplicates seen, and the record's language (worked out once)."""
+    """Per-record state: the output so far and the record's language (worked out once)."""
 
-    __slots__ = ("_language", "_language_done", "deferred", "flavour", "marc", "metadata", "seen")
+    __slots__ = ("_language", "_language_done", "deferred", "flavour", "marc", "metadata")
 
     def __init__(self, marc: pymarc.Record, flavour: Flavour) -> None:
         self.marc = marc
         self.flavour = flavour
         self.metadata: Metadata = {}
-        self.seen: dict[str, set[str]] = {}
         self.deferred: list[tuple[str, list[Value]]] = []
         self._language: str | None = None
         self._language_done = False
@@ -47,12 +47,16 @@ class _Context:
 
     def add(self, target: str, value: str, language: str | None) -> None:
         # The same text twice in one field (a 490 and its 830, 260 and its 880 date) says nothing
-        # new; the first occurrence, in record order, is kept with its language.
-        seen = self.seen.setdefault(target, set())
-        if value in seen:
+        # new; the first occurrence, in record order, is kept with its language. Fields hold a
+        # handful of values, so a scan is cheaper than keeping a set beside each.
+        values = self.metadata.get(target)
+        if values is None:
+            self.metadata[target] = [Value(value, language)]
             return
-        seen.add(value)
-        self.metadata.setdefault(target, []).append(Value(value, language))
+        for existing in values:
+            if existing.value == value:
+                return
+        values.append(Value(value, language))
 
 
 def map_record(record: Record, crosswalk: Crosswalk) -> Metadata:
@@ -113,7 +117,11 @@ def _transform(rule: Rule, text: str | None) -> str | None:
         if text is None:
             return None
         text = function(text)
-    return text.translate(_NON_FILING).strip() if text else None
+    if not text:
+        return None
+    if not text.isascii() and any(mark in text for mark in _NON_FILING_MARKS):
+        text = text.translate(_NON_FILING)
+    return text.strip() or None
 
 
 def _apply_fixed(rule: Rule, data: str, context: _Context, language: str | None) -> None:

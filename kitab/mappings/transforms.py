@@ -12,12 +12,6 @@ from collections.abc import Callable
 
 Transform = Callable[[str], str | None]
 
-#: ISBD punctuation a cataloguer types before the next element (" /" before the statement of
-#: responsibility, " :" before other title information...). It ends a subfield in MARC 21 and
-#: sometimes starts one in UNIMARC exports; as the edge of a value it is only noise.
-_TRAILING = (" /", " :", " ;", " =", ",", " +")
-_LEADING = ("/ ", ": ", "; ", "= ", ", ", "+ ")
-
 #: Words that end with a full stop because they are abbreviations, kept when they end a value.
 #: Words of one or two letters ("J.", "ed.", "cm.", "Сб.") and words with a dot inside ("В.П.")
 #: are recognised without the list; these are the common longer ones in English, Russian and the
@@ -75,31 +69,34 @@ def isbd_trim(text: str) -> str | None:
     is part of the word, and an ellipsis stays whole.
     """
     text = text.strip()
-    changed = True
-    while changed and text:
-        changed = False
-        for mark in _TRAILING:
-            if text.endswith(mark):
-                text = text[: -len(mark)].rstrip()
-                changed = True
-        for mark in _LEADING:
-            if text.startswith(mark):
-                text = text[len(mark) :].lstrip()
-                changed = True
-        if text in {"/", ":", ";", "=", ",", "+"}:
-            text = ""
-        if text.endswith(".") and not text.endswith("..") and _drops_final_stop(text):
+    while text:
+        last = text[-1]
+        if (last in _MARKS and (len(text) == 1 or text[-2] == " " or last == ",")) or (
+            last == "." and not text.endswith("..") and _drops_final_stop(text)
+        ):
             text = text[:-1].rstrip()
-            changed = True
-    return text or None
+        elif text[0] in _MARKS and (len(text) == 1 or text[1] == " "):
+            text = text[1:].lstrip()
+        else:
+            return text
+    return None
+
+
+#: ISBD punctuation a cataloguer types between elements (" /" before the statement of
+#: responsibility, " :" before other title information...). It ends a subfield in MARC 21 and
+#: sometimes starts one in UNIMARC exports; at the edge of a value it is only noise. Only a mark
+#: set off by a space counts (a comma needs none), so "C++" or "AC/DC" keep theirs.
+_MARKS = frozenset("/:;=,+")
 
 
 def _drops_final_stop(text: str) -> bool:
-    word = text[:-1].rsplit(None, 1)[-1] if text[:-1].strip() else ""
-    word = word.lstrip("([\"'«")
-    letters = sum(1 for ch in word if ch.isalpha())
-    if "." in word or (0 < letters <= 2 and not word.isdigit()):
-        return False
+    body = text[:-1]
+    space = body.rfind(" ")
+    word = body[space + 1 :].lstrip("([\"'«")
+    if not word or "." in word:
+        return not word
+    if len(word) <= 6 and 0 < sum(1 for ch in word if ch.isalpha()) <= 2:
+        return False  # an initial or a short abbreviation ("J.", "cm.", "I︠U︡.")
     return word.lower() not in ABBREVIATIONS
 
 
