@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import tracemalloc
 from pathlib import Path
 
 import pymarc
@@ -733,3 +734,38 @@ def test_fault_injection(dspace_sandbox):
     client.login()
     counts = dspace_sandbox.stats()
     assert (counts["GET"], counts["POST"], counts["writes"], counts["total"]) == (1, 1, 1, 2)
+
+
+@pytest.mark.slow
+def test_200_mb_upload_keeps_server_memory_flat(dspace_sandbox, admin, tmp_path):
+    from requests_toolbelt import MultipartEncoder
+
+    size = 200 * 1024 * 1024
+    scan = tmp_path / "scan.tif"
+    digest = hashlib.md5()
+    block = bytes(range(256)) * 4096  # 1 MiB
+    with scan.open("wb") as out:
+        for _ in range(size // len(block)):
+            out.write(block)
+            digest.update(block)
+    item = admin.create_item(dspace_sandbox.collection_uuid, {"dc.title": [{"value": "big"}]})
+    bundle = admin.send(
+        "POST", f"/core/items/{item.json()['uuid']}/bundles", json={"name": "ORIGINAL"}
+    ).json()
+    tracemalloc.start()
+    try:
+        with scan.open("rb") as handle:
+            encoder = MultipartEncoder({"file": ("scan.tif", handle, "image/tiff")})
+            uploaded = admin.send(
+                "POST",
+                f"/core/bundles/{bundle['uuid']}/bitstreams",
+                data=encoder,
+                headers={"Content-Type": encoder.content_type},
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["sizeBytes"] == size
+    assert uploaded.json()["checkSum"]["value"] == digest.hexdigest()
+    assert peak < 16 * 1024 * 1024  # client and server together, for a 200 MiB file

@@ -212,7 +212,8 @@ class _Parser:
 
         candidates = None
         if self.lookup and field != DEFAULT_FIELD and not wildcard:
-            candidates = self.lookup(field, max(words, key=len))
+            lookup = self.lookup
+            candidates = set.intersection(*(lookup(field, word) for word in set(words)))
         return text_match, candidates
 
     def _range(self, field: str, raw: str) -> Node:
