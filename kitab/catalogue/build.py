@@ -10,30 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pymarc
-from pymarc import Field, Indicators, Subfield
+from pymarc import Field, Subfield
 
 from kitab.catalogue.charsets import UndecodableError
 from kitab.catalogue.iso2709 import RawRecord
-
-_BLANK = Indicators(" ", " ")
 
 
 class DecodeError(ValueError):
     """A field's bytes are not text in the record's encoding."""
 
 
-def _indicators(text: str, count: int) -> Indicators:
-    if count == 2 and len(text) >= 2:
-        return Indicators(text[0], text[1])
-    if count == 0:
-        return _BLANK
-    padded = (text[:count] + "  ")[:2]
-    return Indicators(padded[0], padded[1])
-
-
 def _data_field(tag: str, text: str, raw: RawRecord, warnings: list[str]) -> Field:
-    indicators = _indicators(text, raw.indicator_count)
-    rest = text[raw.indicator_count :]
+    count = raw.indicator_count
+    if count == 2 and len(text) >= 2:
+        indicators, rest = (text[0], text[1]), text[2:]
+    else:
+        padded = (text[:count] + "  ")[:2]
+        indicators, rest = (padded[0], padded[1]), text[count:]
     if raw.code_length == 0:
         # Non-standard exports (VINITI) have no subfield codes at all: keep the text as $a.
         return Field(tag=tag, indicators=indicators, subfields=[Subfield("a", rest)])
