@@ -246,3 +246,13 @@ def test_bad_options_fail_before_reading(data_dir):
         open_catalogue(data_dir, ReadOptions(encoding="no-such-code"))
     with pytest.raises(ValueError, match="key field"):
         open_catalogue(data_dir, ReadOptions(key_field="245$ab"))
+
+
+def test_iso5426_diacritics_move_after_their_letter():
+    # No real ISO 5426 export exists in the shared data; these bytes follow ISO-IR 53:
+    # 0xC2 acute and 0xCF caron precede their letter, 0xE8 is Ł, 0xA9/0xB9 are quotes.
+    from kitab.catalogue.iso5426 import decode_iso5426
+
+    text = decode_iso5426(b"\xe8\xc2od\xc2z \xa9Dvo\xcfr\xc2ak\xb9\x1fbx")
+    assert text == "Łódź ‘Dvořák’\x1fbx"
+    assert unicodedata.is_normalized("NFC", text)
