@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import requests
+
 from kitab.connectors.base import (
     AuthError,
     Conflict,
@@ -323,16 +325,28 @@ class OmekaConnector:
         return self._api.call("PATCH", path, json_body=body, idempotent=True)
 
     def _delete(self, path: str) -> None:
-        """DELETE, tolerating Omeka 4.0/4.1's HTML 500 after a successful delete: the resource
-        is read again and a 404 means it is gone."""
-        response = self._api.send("DELETE", path)
-        if response.status_code < 400 or response.status_code == 404:
-            return
-        if response.status_code >= 500:
-            again = self._api.send("GET", path)
-            if again.status_code == 404:
-                return
-        self._api.check(response)
+        """DELETE, tolerating Omeka 4.0/4.1's HTML 500 after a successful delete.
+
+        The first DELETE is sent without status retries, so that 500 comes straight back
+        instead of being repeated after a back-off; the resource is then read again and a 404
+        means it is gone. Only if it is still there is the DELETE repeated with the usual
+        retries (the 500 was then a real failure).
+        """
+        response = self._api.send("DELETE", path, idempotent=False)
+        if not self._gone(path, response):
+            response = self._api.send("DELETE", path)
+            if not self._gone(path, response):
+                self._api.check(response)
+
+    def _gone(self, path: str, response: requests.Response) -> bool:
+        """Whether a DELETE's answer means the resource no longer exists; a refusal (4xx)
+        is raised as its typed error."""
+        status = response.status_code
+        if status < 400 or status == 404:
+            return True
+        if status < 500:
+            self._api.check(response)
+        return self._api.send("GET", path).status_code == 404
 
     def _upload_media(self, item_id: str, file: FileRef, digest: str) -> JsonObject:
         data = {
