@@ -769,3 +769,38 @@ def test_200_mb_upload_keeps_server_memory_flat(dspace_sandbox, admin, tmp_path)
     assert uploaded.json()["sizeBytes"] == size
     assert uploaded.json()["checkSum"]["value"] == digest.hexdigest()
     assert peak < 16 * 1024 * 1024  # client and server together, for a 200 MiB file
+
+
+def test_bitstreams_reorder_with_bundle_move(dspace_sandbox, admin, russian):
+    item = admin.create_item(
+        dspace_sandbox.collection_uuid, {"dc.title": [{"value": russian[0][1]}]}
+    ).json()
+    bundle = admin.send(
+        "POST", f"/core/items/{item['uuid']}/bundles", json={"name": "ORIGINAL"}
+    ).json()
+    listing = f"/core/bundles/{bundle['uuid']}/bitstreams"
+    for name in ("p001.tif", "p002.tif", "p003.tif"):
+        admin.send("POST", listing, files={"file": (name, name.encode())})
+
+    def names() -> list[str]:
+        return [b["name"] for b in admin.get(listing).json()["_embedded"]["bitstreams"]]
+
+    assert names() == ["p001.tif", "p002.tif", "p003.tif"]
+    moved = admin.patch(
+        f"/core/bundles/{bundle['uuid']}",
+        [{"op": "move", "from": "/_links/bitstreams/2/href", "path": "/_links/bitstreams/0/href"}],
+    )
+    assert moved.status_code == 200
+    assert names() == ["p003.tif", "p001.tif", "p002.tif"]
+    beyond = admin.patch(
+        f"/core/bundles/{bundle['uuid']}",
+        [{"op": "move", "from": "/_links/bitstreams/5/href", "path": "/_links/bitstreams/0/href"}],
+    )
+    assert beyond.status_code == 400
+    first = admin.get(listing).json()["_embedded"]["bitstreams"][0]
+    assert first["sequenceId"] == 3  # sequence ids keep upload order
+    fmt = admin.get(f"/core/bitstreams/{first['uuid']}/format").json()
+    assert (fmt["mimetype"], fmt["shortDescription"]) == ("image/tiff", "TIFF")
+    found = admin.get(f"/pid/find?id=hdl:{item['handle']}", allow_redirects=False)
+    assert found.headers["Location"].endswith(f"/core/items/{item['uuid']}")
+    assert admin.get("/pid/find?id=123456789/999", allow_redirects=False).status_code == 404

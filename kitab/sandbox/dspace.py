@@ -79,9 +79,13 @@ def _identify(dso) -> None:
 class DSpaceSandbox:
     """A running sandbox: where it listens, what it made, its fault injector and counters."""
 
-    def __init__(self, app: DSpaceApp, layout: Layout, running: RunningServer) -> None:
+    def __init__(
+        self, app: DSpaceApp, layout: Layout, running: RunningServer, user: str, password: str
+    ) -> None:
         self.app = app
         self.running = running
+        self.user = user  # the administrator's e-mail and password, for clients under test
+        self.password = password
         self.community_uuid = layout.community_uuid
         self.collection_uuid = layout.collection_uuid
         self.collection_handle = layout.collection_handle
@@ -145,7 +149,7 @@ def start(
         admin_password=admin_password,
     )
     running = start_in_thread(FaultInjector(app), host=host, port=port)
-    return DSpaceSandbox(app, layout, running)
+    return DSpaceSandbox(app, layout, running, admin_email, admin_password)
 
 
 @dataclass

@@ -106,7 +106,7 @@ def _rules() -> list[Rule]:
         (f"/core/items/{uid}", "item", ["GET", "PATCH", "PUT", "DELETE"]),
         (f"/core/items/{uid}/bundles", "item_bundles", ["GET", "POST"]),
         (f"/core/items/{uid}/owningCollection", "owning_collection", ["GET"]),
-        (f"/core/bundles/{uid}", "bundle", ["GET", "DELETE"]),
+        (f"/core/bundles/{uid}", "bundle", ["GET", "PATCH", "DELETE"]),
         (f"/core/bundles/{uid}/item", "bundle_item", ["GET"]),
         (f"/core/bundles/{uid}/bitstreams", "bundle_bitstreams", ["GET", "POST"]),
         (f"/core/bitstreams/{uid}", "bitstream", ["GET", "PATCH", "DELETE"]),
@@ -566,6 +566,37 @@ class DSpaceApp:
     def on_bundle_get(self, call: Call, uid: str) -> Response:
         return json_response(call.render.bundle(self._get(uid, "bundle")))
 
+    def on_bundle_patch(self, call: Call, uid: str) -> Response:
+        """``move /_links/bitstreams/i/href`` reorders files; other operations are metadata."""
+        call.require_admin()
+        bundle = self._get(uid, "bundle")
+        _require_json(call.request, ("application/json-patch+json", "application/json"))
+        operations = _parse_json(call.request)
+        if not isinstance(operations, list):
+            raise ApiError(422, "Error parsing request body")
+        moves = [op for op in operations if isinstance(op, dict) and op.get("op") == "move"]
+        if moves and len(moves) != len(operations):
+            raise ApiError(400, "This operation is not supported.")
+        if not moves:
+            patched = apply_patch(
+                bundle,
+                operations,
+                PatchContext(self.store.field_names(), self.flavour, lambda _dso, _w: None),
+            )
+            self.store.save(patched)
+            return json_response(call.render.bundle(patched))
+        files = self.store.children(uid, "bitstream")
+        for op in moves:
+            start, end = _bitstream_index(op.get("from")), _bitstream_index(op.get("path"))
+            if not (0 <= start < len(files) and 0 <= end < len(files)):
+                raise ApiError(400, "The move operation's index is out of bounds")
+            files.insert(end, files.pop(start))
+        for position, bitstream in enumerate(files):
+            bitstream.position = position
+            self.store.save(bitstream, touch=False)
+        self.store.touch(bundle.parent or "")
+        return json_response(call.render.bundle(bundle))
+
     def on_bundle_delete(self, call: Call, uid: str) -> Response:
         call.require_admin()
         bundle = self._get(uid, "bundle")
@@ -726,6 +757,16 @@ class DSpaceApp:
             if values:
                 out[name] = values
         return out
+
+
+def _bitstream_index(path: object) -> int:
+    parts = str(path or "").strip("/").split("/")
+    if len(parts) != 4 or parts[:2] != ["_links", "bitstreams"] or parts[3] != "href":
+        raise ApiError(400, "This operation is not supported.")
+    try:
+        return int(parts[2])
+    except ValueError:
+        raise ApiError(400, "The index should be an integer") from None
 
 
 def _is_uuid(text: str) -> bool:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS dso (
     created REAL NOT NULL,
     last_modified REAL NOT NULL,
     seq INTEGER,
+    position REAL,
     size INTEGER,
     md5 TEXT,
     mimetype TEXT
@@ -95,6 +96,7 @@ class Dso:
     discoverable: bool = True
     withdrawn: bool = False
     seq: int | None = None
+    position: float | None = None  # order among siblings (bitstreams in a bundle); else created
     size: int | None = None
     md5: str | None = None
     mimetype: str | None = None
@@ -189,7 +191,7 @@ class Store:
 
     def children(self, parent: str, type_: str) -> list[Dso]:
         rows = self.db.execute(
-            "SELECT * FROM dso WHERE parent = ? AND type = ? ORDER BY created, rowid",
+            "SELECT * FROM dso WHERE parent = ? AND type = ? ORDER BY coalesce(position, created)",
             (parent, type_),
         ).fetchall()
         return [self._load(r) for r in rows]
@@ -221,8 +223,8 @@ class Store:
             dso.last_modified = max(time.time(), dso.last_modified + 0.001)
         self.db.execute(
             "INSERT OR REPLACE INTO dso (uuid, type, parent, handle, in_archive, discoverable,"
-            " withdrawn, created, last_modified, seq, size, md5, mimetype)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " withdrawn, created, last_modified, seq, position, size, md5, mimetype)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 dso.uuid,
                 dso.type,
@@ -234,6 +236,7 @@ class Store:
                 dso.created,
                 dso.last_modified,
                 dso.seq,
+                dso.position,
                 dso.size,
                 dso.md5,
                 dso.mimetype,
@@ -303,6 +306,7 @@ class Store:
             created=row["created"],
             last_modified=row["last_modified"],
             seq=row["seq"],
+            position=row["position"],
             size=row["size"],
             md5=row["md5"],
             mimetype=row["mimetype"],
