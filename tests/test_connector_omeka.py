@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,8 +101,8 @@ def api(sb, method: str, path: str, *, anonymous: bool = False, **kwargs) -> req
     return requests.request(method, f"{sb.url}/api/{path}", params=params, timeout=10, **kwargs)
 
 
-def read(sb, path: str) -> dict:
-    response = api(sb, "GET", path)
+def read(sb, path: str, **kwargs) -> dict:
+    response = api(sb, "GET", path, **kwargs)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -342,6 +343,35 @@ def test_every_page_is_read(sb, omeka, data_dir):
     assert items[10].key == "14879015"
     assert sb.stats()["GET"] == 3  # three pages of four, no media to read
     paged.close()
+
+
+def test_names_are_resolved_through_the_api_once_per_run(sb, omeka):
+    named = connector(
+        sb,
+        item_set="kitab sandbox",
+        resource_template="Base Resource",
+        resource_class="dctype:Text",
+    )
+    items = [item_for(n) for n in ("000101", "000102", "000103", "000104", "000105", "000106")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        created = list(pool.map(named.create, items))
+    # key check 1; item set 2 (dcterms:title, then the set); template 1; class 1;
+    # dcterms:identifier and dcterms:creator 1 each. Never once per thread or per item.
+    assert sb.stats()["GET"] == 7 and sb.stats()["POST"] == 6
+    template = read(sb, "resource_templates", params={"label": "Base Resource"})[0]["o:id"]
+    text = read(sb, "resource_classes", params={"term": "dctype:Text"})[0]["o:id"]
+    for remote in created:
+        rep = read(sb, f"items/{remote.id}")
+        assert [s["o:id"] for s in rep["o:item_set"]] == [sb.item_set_id]
+        assert rep["o:resource_template"]["o:id"] == template
+        assert rep["o:resource_class"]["o:id"] == text
+    assert sorted(r.key for r in created) == sorted(i.key for i in items)
+
+    sb.reset_stats()
+    with pytest.raises(NotFound, match="no property 'dcterms:nonsense'"):
+        named.create(Item("X-1", {"dcterms:nonsense": [Value("x")]}))
+    assert sb.stats().get("writes", 0) == 0
+    named.close()
 
 
 def test_a_wrong_key_is_refused_before_any_write(sb, monkeypatch):
