@@ -114,7 +114,9 @@ def remote_file(media: Mapping[str, Any], position: int) -> RemoteFile:
     )
 
 
-def files_in_order(item: Mapping[str, Any], media: Mapping[int, Mapping[str, Any]]) -> list:
+def files_in_order(
+    item: Mapping[str, Any], media: Mapping[int, Mapping[str, Any]]
+) -> list[RemoteFile]:
     """The item's file media as RemoteFiles in display order; media without a stored file
     (HTML, oEmbed, IIIF) are not files and are skipped, though they keep their place."""
     files: list[RemoteFile] = []
