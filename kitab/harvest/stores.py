@@ -126,16 +126,16 @@ class RecordStore:
             payload = zlib.compress(xml)
         with self.store.transaction() as db:
             row = db.execute(
-                "SELECT datestamp, kind, payload FROM harvest_records "
+                "SELECT datestamp, deleted, kind, payload FROM harvest_records "
                 "WHERE store = ? AND identifier = ?",
                 (self.name, record.identifier),
             ).fetchone()
             if row is not None and _instant(row[0]) > _instant(record.datestamp):
                 return "stale"
-            if row is not None and row[0] == record.datestamp and row[2] == payload:
-                return "unchanged"  # delivered again by an overlapping or restarted list
             if record.deleted and row is not None:
-                kind, payload = row[1], row[2]  # keep the last known content
+                kind, payload = row[2], row[3]  # keep the last known content
+            if row is not None and row == (record.datestamp, int(record.deleted), kind, payload):
+                return "unchanged"  # delivered again by an overlapping or restarted list
             db.execute(
                 "INSERT OR REPLACE INTO harvest_records VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
