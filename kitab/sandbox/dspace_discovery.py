@@ -19,7 +19,8 @@ from kitab.sandbox.dspace_store import Dso
 from kitab.sandbox.dspace_views import json_response, page_args
 
 if TYPE_CHECKING:
-    from kitab.sandbox.dspace_app import Call, DSpaceApp
+    from kitab.sandbox.dspace_app import DSpaceApp
+    from kitab.sandbox.dspace_endpoints import Call
 
 SORTS = ("score", "dc.title", "dc.date.issued", "dc.date.accessioned")
 CONFIGURATIONS = ("default", "administrativeView")

@@ -30,7 +30,8 @@ from kitab.sandbox.dspace_store import MetadataValue
 from kitab.sandbox.dspace_views import Renderer, http_date, json_response
 
 if TYPE_CHECKING:
-    from kitab.sandbox.dspace_app import Call, DSpaceApp
+    from kitab.sandbox.dspace_app import DSpaceApp
+    from kitab.sandbox.dspace_endpoints import Call
 
 CHUNK = 64 * 1024
 TOO_LARGE_7 = "Request entity is too large"

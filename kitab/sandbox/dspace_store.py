@@ -151,6 +151,9 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(dso)")}
+        if "position" not in columns:  # data dirs made before bitstreams could be reordered
+            self.db.execute("ALTER TABLE dso ADD COLUMN position REAL")
         if not self.db.execute("SELECT 1 FROM metadatafield LIMIT 1").fetchone():
             self.db.executemany(
                 "INSERT INTO metadatafield (schema, element, qualifier, scope_note) "
