@@ -316,7 +316,7 @@ def test_expired_token_restarts_the_list_and_bad_records_are_reported(stub, tmp_
 
     again = harvest(Source("s", url, "oai_dc"), state, store)  # day granularity: from=the day
     assert app.requests[-2]["from"] == "2025-02-01"
-    assert again.counts == {"unchanged": 1, "skipped": 1}
+    assert again.counts == {"unchanged": 2, "skipped": 1}
     assert "record 2: no identifier or datestamp" in again.problems[0]
     assert "verb=ListRecords" in again.problems[0]
 
