@@ -49,7 +49,9 @@ def start_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Run
     injector = app if isinstance(app, FaultInjector) else FaultInjector(app)
     server = make_server(host, port, injector, threaded=True, request_handler=QuietRequestHandler)
     server.daemon_threads = True  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{port}", daemon=True)
+    thread = threading.Thread(
+        target=lambda: server.serve_forever(poll_interval=0.05), name=f"sandbox:{port}", daemon=True
+    )
     thread.start()
     return RunningServer(server=server, injector=injector, thread=thread)
 
