@@ -248,14 +248,68 @@ def test_expired_token_is_renewed_transparently(sandbox, data_dir: Path):
     assert connector.session.logins == 2
 
 
+def test_csrf_token_rotates_on_refresh_and_is_adopted(sandbox, data_dir: Path):
+    sandbox.app.jwt_ttl = 4
+    connector = connect(sandbox)
+    created = connector.create(item_from(records(data_dir / RUSSIAN)[9]))
+    first_csrf = connector.session._csrf
+    time.sleep(3.4)  # inside the refresh margin (20 % of the lifetime), not yet expired
+    connector.update_metadata(created.id, {"dc.description": [Value("after refresh")]})
+    assert (connector.session.logins, connector.session.refreshes) == (1, 1)
+    assert connector.session._csrf != first_csrf  # the refresh rotated it; the write used it
+
+
+def test_csrf_refusal_is_retried_once_with_the_new_token(sandbox, data_dir: Path):
+    connector = connect(sandbox)
+    created = connector.create(item_from(records(data_dir / RUSSIAN)[10]))
+    connector.session._csrf = None  # a token lost mid-session: the next write is refused
+    sandbox.reset_stats()
+    updated = connector.update_metadata(created.id, {"dc.description": [Value("retried")]})
+    assert updated.metadata["dc.description"] == [Value("retried")]
+    assert sandbox.stats()["PATCH"] == 2  # the 403 and its one retry
+
+
+def test_oversized_upload_is_a_clear_refusal(sandbox, data_dir: Path, tmp_path: Path):
+    connector = connect(sandbox)
+    created = connector.create(item_from(records(data_dir / RUSSIAN)[11]))
+    sandbox.app.max_upload = 64 * 1024
+    path = tmp_path / "huge.tif"
+    path.write_bytes(b"x" * 200 * 1024)
+    with pytest.raises(Rejected, match=r"huge\.tif .*larger than this DSpace accepts"):
+        connector.add_file(created.id, FileRef(path))
+    assert connector.list_files(created.id) == []
+
+
+@pytest.mark.parametrize("version", ["7.6.3", "8.1", "9.1", "9.3"])
+def test_release_differences(tmp_path: Path, data_dir: Path, scan: FileRef, version: str):
+    """CSRF without GET tokens (8.0-8.2, 9.0-9.1), the 400/422 unknown-field answer, date
+    formats: the same calls work on every modelled release."""
+    from kitab.sandbox.dspace import start
+
+    sandbox = start(tmp_path / version, version=version)
+    try:
+        connector = connect(sandbox)
+        record = records(data_dir / ARABIC)[0]
+        created = connector.create(item_from(record, [scan]))
+        assert connector.server_version[:2] == tuple(int(p) for p in version.split("."))[:2]
+        updated = connector.update_metadata(created.id, {"dc.subject": [Value("Trade")]})
+        assert updated.metadata["dc.subject"] == [Value("Trade")]
+        with pytest.raises(Rejected, match=r"dc\.nope"):
+            connector.update_metadata(created.id, {"dc.nope": [Value("x")]})
+        changed = list(connector.changed_since(created.modified - timedelta(seconds=1)))
+        assert [i.id for i in changed] == [created.id]
+        assert changed[0].modified.tzinfo is not None
+        assert changed[0].files[0].checksum == scan.md5
+    finally:
+        sandbox.stop()
+
+
 def test_lost_token_triggers_one_relogin(sandbox, data_dir: Path):
     """A token the server no longer honours (revoked, server restarted) answers 401; the
     connector logs in again once, even when several threads hit the 401 together."""
     connector = connect(sandbox)
     created = connector.create(item_from(records(data_dir / RUSSIAN)[11]))
-    token = connector.session._token
-    assert token is not None
-    token.jwt = token.jwt[:-4] + "AAAA"  # a bad signature: the server ignores it
+    sandbox.expire_tokens()  # as a logout elsewhere would: the server now ignores our JWT
 
     errors: list[BaseException] = []
 
