@@ -804,3 +804,36 @@ def test_bitstreams_reorder_with_bundle_move(dspace_sandbox, admin, russian):
     found = admin.get(f"/pid/find?id=hdl:{item['handle']}", allow_redirects=False)
     assert found.headers["Location"].endswith(f"/core/items/{item['uuid']}")
     assert admin.get("/pid/find?id=123456789/999", allow_redirects=False).status_code == 404
+
+
+def test_an_administrator_registers_a_metadata_field(dspace_sandbox):
+    """POST /core/metadatafields?schemaId=1, as for dc.subject.udc, with DSpace's 422 checks."""
+    session = requests.Session()
+    api = dspace_sandbox.api
+    token = session.get(f"{api}/security/csrf").headers["DSPACE-XSRF-TOKEN"]
+    headers = {"X-XSRF-TOKEN": token}
+    body = {"element": "subject", "qualifier": "udc", "scopeNote": "UDC"}
+    anonymous = session.post(f"{api}/core/metadatafields?schemaId=1", json=body, headers=headers)
+    assert anonymous.status_code == 401
+    headers["X-XSRF-TOKEN"] = anonymous.headers.get("DSPACE-XSRF-TOKEN", token)
+    login = session.post(
+        f"{api}/authn/login",
+        data={"user": "admin@example.org", "password": "kitab"},
+        headers=headers,
+    )
+    headers = {
+        "Authorization": login.headers["Authorization"],
+        "X-XSRF-TOKEN": login.headers["DSPACE-XSRF-TOKEN"],
+    }
+    created = session.post(f"{api}/core/metadatafields?schemaId=1", json=body, headers=headers)
+    assert created.status_code == 201
+    assert (created.json()["element"], created.json()["qualifier"]) == ("subject", "udc")
+    again = session.post(f"{api}/core/metadatafields?schemaId=1", json=body, headers=headers)
+    assert again.status_code == 422
+    assert again.json()["message"] == "metadata field dc.subject.udc already exists"
+    no_schema = session.post(f"{api}/core/metadatafields", json=body, headers=headers)
+    assert no_schema.json()["message"] == "metadata schema ID cannot be blank"
+    found = session.get(
+        f"{api}/core/metadatafields/search/byFieldName", params={"exactName": "dc.subject.udc"}
+    ).json()
+    assert found["page"]["totalElements"] == 1

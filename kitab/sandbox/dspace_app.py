@@ -72,7 +72,7 @@ def _rules() -> list[Rule]:
         (f"/core/bitstreams/{uid}/format", "bitstream_format", ["GET"]),
         (f"/core/bitstreams/{uid}/bundle", "bitstream_bundle", ["GET"]),
         ("/core/bitstreamformats", "formats", ["GET"]),
-        ("/core/metadatafields", "fields", ["GET"]),
+        ("/core/metadatafields", "fields", ["GET", "POST"]),
         ("/core/metadatafields/search/byFieldName", "fields_by_name", ["GET"]),
         ("/core/metadatafields/<int:fid>", "field", ["GET"]),
         ("/discover/search/objects", "search", ["GET"]),

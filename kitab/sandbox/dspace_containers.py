@@ -171,6 +171,27 @@ class ContainerEndpoints(Endpoints):
             lambda f: call.render.field(f, self._schema(call, f.schema)),
         )
 
+    def on_fields_post(self, call: Call) -> Response:
+        """Register a field, as an administrator does for ``dc.subject.udc`` (DSpace's
+        MetadataFieldRestRepository.createAndReturn: its checks and messages, in its order)."""
+        call.require_admin()
+        body = self._json_object(call.request, properties=None)
+        schema_id = call.request.args.get("schemaId", "").strip()
+        if not schema_id:
+            raise ApiError(422, "metadata schema ID cannot be blank")
+        prefix = next((p for p, i in SCHEMA_IDS.items() if str(i) == schema_id), None)
+        if prefix is None:
+            raise ApiError(422, f"metadata schema with ID {schema_id} not found")
+        element = str(body.get("element") or "").strip()
+        if not element:
+            raise ApiError(422, "metadata element (in request body) cannot be blank")
+        qualifier = str(body.get("qualifier") or "").strip() or None
+        name = ".".join(p for p in (prefix, element, qualifier) if p)
+        if name in self.store.field_names():
+            raise ApiError(422, f"metadata field {name} already exists")
+        created = self.store.add_field(prefix, element, qualifier, body.get("scopeNote"))
+        return json_response(call.render.field(created, self._schema(call, prefix)), 201)
+
     def on_field(self, call: Call, fid: int) -> Response:
         for f in self.store.fields():
             if f.id == fid:

@@ -371,6 +371,16 @@ class Store:
     def field_names(self) -> set[str]:
         return {f.name for f in self.fields()}
 
+    def add_field(
+        self, schema: str, element: str, qualifier: str | None, scope_note: str | None
+    ) -> MetadataField:
+        cursor = self.db.execute(
+            "INSERT INTO metadatafield (schema, element, qualifier, scope_note) "
+            "VALUES (?, ?, ?, ?)",
+            (schema, element, qualifier, scope_note),
+        )
+        return MetadataField(cursor.lastrowid or 0, schema, element, qualifier, scope_note)
+
 
 def _person(row: sqlite3.Row) -> EPerson:
     return EPerson(
