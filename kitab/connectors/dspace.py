@@ -147,9 +147,11 @@ class DSpaceConnector:
         self.settings = settings
         self.http = HttpClient(policy=policy)
         self.session = DSpaceSession(self.http, settings.api, settings.user, settings.password)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the first contact with the server
+        self._registry_lock = threading.Lock()  # the metadata registry, read once per run
         self._started = False
         self._fields: frozenset[str] | None = None
+        self._schema_ids: dict[str, int] = {}
         self._collections: dict[str, str] = {}  # UUID or handle → UUID
         self._bundles: dict[str, str] = {}  # item UUID → ORIGINAL bundle UUID
 
@@ -232,16 +234,20 @@ class DSpaceConnector:
     # --- registry and collections -----------------------------------------------------------
 
     def _known_fields(self) -> frozenset[str]:
-        if self._fields is None:
-            names = set()
-            for field in self._pages("/core/metadatafields", "metadatafields"):
-                schema = ((field.get("_embedded") or {}).get("schema") or {}).get("prefix")
-                if schema is None and isinstance(field.get("schema"), dict):
-                    schema = field["schema"].get("prefix")
-                parts = [schema, field.get("element"), field.get("qualifier")]
-                names.add(".".join(p for p in parts if p))
-            self._fields = frozenset(names)
+        with self._registry_lock:
+            if self._fields is None:
+                self._fields = self._read_registry()
         return self._fields
+
+    def _read_registry(self) -> frozenset[str]:
+        names = set()
+        for field in self._pages("/core/metadatafields", "metadatafields"):
+            schema = ((field.get("_embedded") or {}).get("schema") or {}).get("prefix")
+            if schema is None and isinstance(field.get("schema"), dict):
+                schema = field["schema"].get("prefix")
+            parts = [schema, field.get("element"), field.get("qualifier")]
+            names.add(".".join(p for p in parts if p))
+        return frozenset(names)
 
     def check_fields(self, names: list[str]) -> None:
         """Refuse, before any write, field names this repository's registry does not know."""
