@@ -34,79 +34,6 @@ def sandbox() -> None:
 
 # --- catalogue commands (inspect, check, convert) -------------------------------------------
 
-CONVERT_FORMATS = ("dspace-json", "omeka-json", "dc-xml", "marcxml", "jsonl")
-
-
-@main.command()
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--to", "fmt", type=click.Choice(CONVERT_FORMATS), required=True,
-              help="Output format.")
-@click.option("--crosswalk", metavar="NAME|PATH",
-              help="Built-in crosswalk (marc21-dc, unimarc-dc) or a library's own file "
-                   "(default: the built-in for each record's flavour).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of standard output (replaced only when complete).")
-@click.option("--encoding", help="Force the records' character encoding (e.g. CP1251, MARC-8).")
-@click.option("--flavour", type=click.Choice(["marc21", "unimarc"]),
-              help="Force MARC 21 or UNIMARC instead of detecting it.")
-@click.option("--key-field", metavar="TAG[$c]", help="Where the record identity comes from.")
-@click.option("--json", "as_json", is_flag=True, help="Summary on standard error as JSON.")
-def convert(
-    source: Path,
-    fmt: str,
-    crosswalk: str | None,
-    output: Path | None,
-    encoding: str | None,
-    flavour: str | None,
-    key_field: str | None,
-    as_json: bool,
-) -> None:
-    """Convert catalogue records to repository metadata or MARCXML, streaming.
-
-    Records that cannot be read or mapped are reported (file, position, control number) and
-    left out; the exit code is then 1.
-    """
-    from kitab.catalogue import ReadOptions, open_catalogue
-    from kitab.mappings import CrosswalkError, load_crosswalk
-    from kitab.mappings.output import write_converted
-    from kitab.model import Flavour
-
-    try:
-        chosen = load_crosswalk(crosswalk) if crosswalk else None
-        options = ReadOptions(
-            flavour=Flavour(flavour) if flavour else None, encoding=encoding, key_field=key_field
-        )
-        catalogue = open_catalogue(source, options)
-    except (CrosswalkError, ValueError, FileNotFoundError) as error:
-        raise click.UsageError(str(error)) from None
-    try:
-        result = write_converted(catalogue, fmt, chosen, output)
-    except OSError as error:
-        raise click.ClickException(f"cannot write {output or 'standard output'}: {error}") from None
-    problems = [*catalogue.problems, *result.problems]
-    errors = [p for p in problems if str(p.severity) == "error"]
-    warnings = len(problems) - len(errors)
-    if as_json:
-        summary = {
-            "written": result.written,
-            "format": fmt,
-            "output": str(output) if output else None,
-            "read": catalogue.summary.as_dict(),
-            "problems": [p.as_dict() for p in problems],
-        }
-        click.echo(json.dumps(summary, ensure_ascii=False, default=str), err=True)
-    else:
-        for problem in errors:
-            click.echo(str(problem), err=True)
-        note = f", {warnings} warnings" if warnings else ""
-        click.echo(
-            f"{result.written} records converted to {fmt}, {len(errors)} left out{note}"
-            f" ({output or 'standard output'})",
-            err=True,
-        )
-    sys.exit(EXIT_FAILURES if errors else EXIT_OK)
-
-
 
 def _catalogue_options(command):
     """--json, --flavour, --encoding and --key-field, shared by inspect and check."""
@@ -210,6 +137,90 @@ def check(
             f"{report.warnings} warnings"
         )
     sys.exit(EXIT_FAILURES if report.errors else EXIT_OK)
+
+
+CONVERT_FORMATS = ("dspace-json", "omeka-json", "dc-xml", "marcxml", "jsonl")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--to", "fmt", type=click.Choice(CONVERT_FORMATS), required=True, help="Output format."
+)
+@click.option(
+    "--crosswalk",
+    metavar="NAME|PATH",
+    help="Built-in crosswalk (marc21-dc, unimarc-dc) or a library's own file "
+    "(default: the built-in for each record's flavour).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output (replaced only when complete).",
+)
+@click.option("--encoding", help="Force the records' character encoding (e.g. CP1251, MARC-8).")
+@click.option(
+    "--flavour",
+    type=click.Choice(["marc21", "unimarc"]),
+    help="Force MARC 21 or UNIMARC instead of detecting it.",
+)
+@click.option("--key-field", metavar="TAG[$c]", help="Where the record identity comes from.")
+@click.option("--json", "as_json", is_flag=True, help="Summary on standard error as JSON.")
+def convert(
+    source: Path,
+    fmt: str,
+    crosswalk: str | None,
+    output: Path | None,
+    encoding: str | None,
+    flavour: str | None,
+    key_field: str | None,
+    as_json: bool,
+) -> None:
+    """Convert catalogue records to repository metadata or MARCXML, streaming.
+
+    Records that cannot be read or mapped are reported (file, position, control number) and
+    left out; the exit code is then 1.
+    """
+    from kitab.catalogue import ReadOptions, open_catalogue
+    from kitab.mappings import CrosswalkError, load_crosswalk
+    from kitab.mappings.output import write_converted
+    from kitab.model import Flavour
+
+    try:
+        chosen = load_crosswalk(crosswalk) if crosswalk else None
+        options = ReadOptions(
+            flavour=Flavour(flavour) if flavour else None, encoding=encoding, key_field=key_field
+        )
+        catalogue = open_catalogue(source, options)
+    except (CrosswalkError, ValueError, FileNotFoundError) as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        result = write_converted(catalogue, fmt, chosen, output)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output or 'standard output'}: {error}") from None
+    problems = [*catalogue.problems, *result.problems]
+    errors = [p for p in problems if str(p.severity) == "error"]
+    warnings = len(problems) - len(errors)
+    if as_json:
+        summary = {
+            "written": result.written,
+            "format": fmt,
+            "output": str(output) if output else None,
+            "read": catalogue.summary.as_dict(),
+            "problems": [p.as_dict() for p in problems],
+        }
+        click.echo(json.dumps(summary, ensure_ascii=False, default=str), err=True)
+    else:
+        for problem in errors:
+            click.echo(str(problem), err=True)
+        note = f", {warnings} warnings" if warnings else ""
+        click.echo(
+            f"{result.written} records converted to {fmt}, {len(errors)} left out{note}"
+            f" ({output or 'standard output'})",
+            err=True,
+        )
+    sys.exit(EXIT_FAILURES if errors else EXIT_OK)
 
 
 # --- sandbox commands ------------------------------------------------------------------------
@@ -461,7 +472,7 @@ def plan(config_path: Path, target: str | None, as_json: bool, show_all: bool) -
 @click.option("--concurrency", "-j", type=click.IntRange(1, 64), help="Records at a time.")
 def push(config_path: Path, target: str | None, as_json: bool, concurrency: int | None) -> None:
     """Create and update repository items from the catalogue and its scans."""
-    from kitab.connectors.base import AuthError, Unavailable
+    from kitab.connectors.base import AuthError, Rejected, Unavailable
     from kitab.connectors.secrets import MissingSecret
     from kitab.sync.engine import push as push_target
     from kitab.sync.state import StateStore
@@ -484,6 +495,11 @@ def push(config_path: Path, target: str | None, as_json: bool, concurrency: int 
                 progress.close()
                 click.echo(f"{target_config.name}: {error}", err=True)
                 code = max(code, EXIT_UNAVAILABLE)
+                continue
+            except Rejected as error:
+                progress.close()
+                click.echo(f"{target_config.name}: {error}", err=True)
+                code = max(code, EXIT_FAILURES)
                 continue
             progress.close()
             reports.append(report)
@@ -519,6 +535,44 @@ def relink(config_path: Path, target: str, as_json: bool) -> None:
     else:
         _print_summary(report)
     sys.exit(EXIT_OK if report.outcome == "ok" else EXIT_FAILURES)
+
+
+@main.command()
+@config_option
+@target_option
+@click.option("--apply", "apply_changes", is_flag=True, help="Register what is missing.")
+def setup(config_path: Path, target: str | None, apply_changes: bool) -> None:
+    """Check that each repository knows every field kitab writes (and register missing ones)."""
+    from kitab.connectors.base import RepositoryError
+    from kitab.connectors.secrets import MissingSecret
+    from kitab.sync.setup import missing_fields, register_missing
+    from kitab.sync.targets import open_repository
+
+    config = _load(config_path)
+    code = EXIT_OK
+    for target_config in config.target(target):
+        try:
+            repository = open_repository(target_config)
+            try:
+                if apply_changes:
+                    added = register_missing(config, target_config.kind, repository)
+                    done = f"registered {', '.join(added)}" if added else "nothing to register"
+                    click.echo(f"{target_config.name}: {done}")
+                    continue
+                missing = missing_fields(config, target_config.kind, repository)
+            finally:
+                repository.close()
+        except (RepositoryError, MissingSecret) as error:
+            click.echo(f"{target_config.name}: {error}", err=True)
+            code = EXIT_UNAVAILABLE
+            continue
+        if missing:
+            click.echo(f"{target_config.name}: missing fields: {', '.join(missing)}")
+            click.echo(f"  run `kitab setup --target {target_config.name} --apply` to add them")
+            code = max(code, EXIT_FAILURES)
+        else:
+            click.echo(f"{target_config.name}: ready")
+    sys.exit(code)
 
 
 class _Progress:

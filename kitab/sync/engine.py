@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from kitab.config import Config, TargetConfig
-from kitab.connectors.base import Repository
+from kitab.connectors.base import Rejected, Repository, RepositoryError
 from kitab.sync.plan import Action, PlanContext, Planner
 from kitab.sync.push import Outcome, Pusher
 from kitab.sync.report import RunReport
+from kitab.sync.setup import missing_fields
 from kitab.sync.state import StateStore
 from kitab.sync.targets import NAMING, open_repository
 
@@ -78,6 +79,13 @@ def push(
         on_outcome(outcome)
 
     try:
+        missing = missing_fields(config, target.kind, repository)
+        if missing:
+            raise Rejected(
+                f"{target.name}: the repository has no field {', '.join(missing)}; "
+                f"register it with `kitab setup --target {target.name} --apply`, "
+                "or change the crosswalk"
+            )
         planner = planner_for(config, target, store)
         pusher = Pusher(
             store,
@@ -86,9 +94,13 @@ def push(
             run_id=report.run_id,
             concurrency=concurrency or target.concurrency or config.concurrency,
             on_outcome=record,
+            policy=config.conflict_policy,
         )
         pusher.apply(observe(iter(planner), report))
         finish_reading(planner, report)
+    except RepositoryError as error:  # the target as a whole: login, registry, unreachable
+        report.fail("", target.name, str(error))
+        raise
     finally:
         if own_repository:
             repository.close()

@@ -148,7 +148,9 @@ class Planner:
                 missing_scans=missing,
             )
         file_plan = self.compare_files(files, link.files)
-        changes = [] if link.metadata_hash == digest else changed_fields(link.base, metadata)
+        changes = (
+            [] if link.metadata_hash == digest else changed_fields(link.catalogue_side, metadata)
+        )
         visibility_changed = link.public != item_public
         kind = (
             ActionKind.UPDATE

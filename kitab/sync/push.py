@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kitab.connectors.base import RemoteFile, RemoteItem, Repository, RepositoryError
+from kitab.mappings import metadata_hash
 from kitab.model import FileRef, Metadata
 from kitab.sync.merge import Conflict, repository_edited, same, values_to_write
 from kitab.sync.plan import Action, ActionKind
@@ -54,7 +55,9 @@ class Pusher:
         run_id: int | None,
         concurrency: int = 4,
         on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+        policy: str = "manual",
     ) -> None:
+        self.policy = policy  # conflict policy: manual | catalogue-wins | repository-wins
         self.store = store
         self.repository = repository
         self.target = target
@@ -118,7 +121,15 @@ class Pusher:
         if existing is not None:
             return self._update(action, existing.id, remote=existing, kind="resume")
         remote = self.repository.create(action.item, action.container)
-        self._save_link(action, remote, action.item.metadata)
+        new = action.item.metadata
+        self._save_link(
+            action,
+            remote.id,
+            remote.url,
+            remote.files,
+            catalogue_base=dict(new),
+            base=_owned(remote.metadata, new),
+        )
         return Outcome(
             action.key,
             action.label,
@@ -126,46 +137,64 @@ class Pusher:
             "ok",
             item_id=remote.id,
             item_url=remote.url,
-            fields=list(action.item.metadata),
+            fields=list(new),
             files_sent=len(action.item.files),
         )
 
     def _update(
         self, action: Action, item_id: str, remote: RemoteItem | None = None, kind: str = "update"
     ) -> Outcome:
-        """Bring an existing item in line with the record, touching only what changed."""
+        """Bring an existing item in line with the record, touching only what changed.
+
+        Two bases decide it: the catalogue side (what the catalogue said at the last sync) tells
+        which fields the catalogue changed; the repository side (what the repository held then)
+        tells whether someone edited one of kitab's values there since. Values a cataloguer
+        merely added beside kitab's are kept, not treated as edits.
+        """
         assert action.item is not None
         remote = remote or self.repository.get(item_id)
-        base = action.link.base if action.link is not None else {}
+        link = action.link
+        catalogue_base = link.catalogue_side if link is not None else {}
+        repository_base = link.base if link is not None else {}
         new = action.item.metadata
         changes: Metadata = {}
         conflicts: list[Conflict] = []
-        written: Metadata = {}
-        for name in dict.fromkeys([*new, *base]):
-            old_values, new_values = base.get(name, []), new.get(name, [])
+        kept_catalogue: Metadata = {}  # conflict fields keep their old catalogue base
+        for name in dict.fromkeys([*new, *catalogue_base]):
+            old_values, new_values = catalogue_base.get(name, []), new.get(name, [])
             remote_values = remote.metadata.get(name, [])
-            if action.link is not None and same(old_values, new_values):
-                written[name] = old_values
+            if link is not None and same(old_values, new_values):
                 continue
-            if action.link is not None and repository_edited(old_values, remote_values):
-                conflicts.append(Conflict(name, old_values, new_values, remote_values))
-                written[name] = old_values
+            edited = link is not None and repository_edited(
+                repository_base.get(name, []), remote_values
+            )
+            if edited and not same(new_values, remote_values) and self.policy != "catalogue-wins":
+                if self.policy == "manual":
+                    conflicts.append(Conflict(name, old_values, new_values, remote_values))
+                kept_catalogue[name] = old_values  # repository-wins: pull brings it back
                 continue
             final = values_to_write(old_values, new_values, remote_values)
             if not same(final, remote_values):
                 changes[name] = final
-            written[name] = new_values
-        if changes:
-            self.repository.update_metadata(item_id, changes)
+        written = self.repository.update_metadata(item_id, changes) if changes else None
         files_sent = self._sync_files(item_id, action.item.files, remote.files)
         if remote.public != action.item.public:
             self.repository.set_public(item_id, action.item.public)
         refreshed = self.repository.list_files(item_id) if files_sent else remote.files
+        base = dict(repository_base) if link is not None else _owned(remote.metadata, new)
+        if written is not None:
+            base.update({name: written.metadata.get(name, []) for name in changes})
+        catalogue_side = {**new, **kept_catalogue}
+        for name, values in kept_catalogue.items():
+            if not values:
+                catalogue_side.pop(name)
         self._save_link(
             action,
-            RemoteItem(item_id, action.key, {}, refreshed, url=remote.url, public=remote.public),
-            written,
-            metadata_hash=action.metadata_hash if not conflicts else "",
+            item_id,
+            remote.url,
+            refreshed,
+            catalogue_base=catalogue_side,
+            base=base,
         )
         return Outcome(
             action.key,
@@ -201,16 +230,19 @@ class Pusher:
     def _save_link(
         self,
         action: Action,
-        remote: RemoteItem,
-        written: Metadata,
-        metadata_hash: str | None = None,
+        item_id: str,
+        item_url: str | None,
+        remote_files: list[RemoteFile],
+        *,
+        catalogue_base: Metadata,
+        base: Metadata,
     ) -> None:
         assert action.item is not None
         algorithm = self.repository.checksum_algorithm
         local = {(f.md5 if algorithm == "MD5" else f.sha256): f.name for f in action.item.files}
         files = [
-            SyncedFile(local.get(f.checksum, f.name), f.id, f.checksum, f.size)
-            for f in remote.files
+            SyncedFile(local[f.checksum], f.id, f.checksum, f.size)
+            for f in remote_files
             if f.checksum in local
         ]
         for file in action.item.files:
@@ -219,11 +251,17 @@ class Pusher:
             Link(
                 target=self.target,
                 key=action.key,
-                item_id=remote.id,
-                metadata_hash=action.metadata_hash if metadata_hash is None else metadata_hash,
-                base=written,
+                item_id=item_id,
+                metadata_hash=metadata_hash(catalogue_base),
+                base=base,
                 files=files,
-                item_url=remote.url,
+                item_url=item_url,
                 public=action.item.public,
+                catalogue_base=catalogue_base,
             )
         )
+
+
+def _owned(remote: Metadata, mapped: Metadata) -> Metadata:
+    """The repository's values of the fields kitab maps: the repository-side base."""
+    return {name: list(remote.get(name, [])) for name in mapped}

@@ -67,22 +67,24 @@ def relink(
                 continue
             item_id, item_url, public, remote_json, files_json = rows[0]
             mapped = planner.mapped(record)
-            base = _held_values(mapped, metadata_from_json(remote_json))
+            remote = metadata_from_json(remote_json)
+            held = _held_values(mapped, remote)
             scans = planner.scans.match(record).files if planner.scans else []
-            held = {checksum: (file_id, size) for file_id, checksum, size in json.loads(files_json)}
+            stored = {c: (file_id, size) for file_id, c, size in json.loads(files_json)}
             files = []
             for path in scans:
                 checksum = planner.checksum(FileRef(path))
-                if checksum in held:
-                    file_id, size = held[checksum]
+                if checksum in stored:
+                    file_id, size = stored[checksum]
                     files.append(SyncedFile(path.name, file_id, checksum, size))
             store.save_link(
                 Link(
                     target=target.name,
                     key=record.key,
                     item_id=item_id,
-                    metadata_hash=metadata_hash(base),
-                    base=base,
+                    metadata_hash=metadata_hash(held),
+                    base={name: remote.get(name, []) for name in mapped},
+                    catalogue_base=held,
                     files=files,
                     item_url=item_url,
                     public=bool(public),

@@ -72,11 +72,40 @@ MIGRATIONS: dict[str, list[list[str]]] = {
                 md5 TEXT NOT NULL,
                 sha256 TEXT NOT NULL)""",
         ],
+        [
+            # Two-way sync keeps one base per side: what the catalogue said and what the
+            # repository held at the last sync. They differ while a pulled edit waits for the
+            # library system to import it, and that must not read as a catalogue change.
+            "ALTER TABLE links ADD COLUMN catalogue_base TEXT",
+            """CREATE TABLE conflicts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                target TEXT NOT NULL,
+                key TEXT NOT NULL,
+                field TEXT NOT NULL,
+                label TEXT NOT NULL,
+                base TEXT NOT NULL,
+                catalogue TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                detected_at TEXT NOT NULL,
+                resolved_at TEXT,
+                resolution TEXT,
+                value TEXT,
+                resolved_by TEXT)""",
+            "CREATE UNIQUE INDEX conflicts_open ON conflicts (target, key, field) "
+            "WHERE resolved_at IS NULL",
+        ],
     ],
 }
 
 
-_LINK_COLUMNS = "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at"
+_LINK_COLUMNS = (
+    "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, catalogue_base"
+)
+
+
+_INSERT_COLUMNS = (
+    "target, key, item_id, item_url, metadata_hash, base, files, public, updated_at, catalogue_base"
+)
 
 
 def utcnow() -> str:
@@ -121,6 +150,13 @@ class Link:
     item_url: str | None = None
     public: bool = True  # the item's visibility as last pushed (rights rules can change it)
     updated_at: str = ""
+    #: the catalogue's mapped metadata at the last sync, when it differs from ``base`` (a pulled
+    #: edit the library system has not imported yet); None means "the same as base"
+    catalogue_base: Metadata | None = None
+
+    @property
+    def catalogue_side(self) -> Metadata:
+        return self.base if self.catalogue_base is None else self.catalogue_base
 
 
 @dataclass(slots=True)
@@ -263,7 +299,7 @@ class StateStore:
             [[f.name, f.remote_id, f.checksum, f.size] for f in link.files], ensure_ascii=False
         )
         self.execute(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO links ({_INSERT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
             (
                 link.target,
                 link.key,
@@ -274,6 +310,7 @@ class StateStore:
                 files,
                 int(link.public),
                 link.updated_at,
+                None if link.catalogue_base is None else metadata_to_json(link.catalogue_base),
             ),
         )
 
@@ -376,7 +413,7 @@ class StateStore:
 
 
 def _link(row: tuple[Any, ...]) -> Link:
-    target, key, item_id, metadata_hash, base, files, item_url, public, updated_at = row
+    target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, cat = row
     return Link(
         target=target,
         key=key,
@@ -387,4 +424,5 @@ def _link(row: tuple[Any, ...]) -> Link:
         item_url=item_url,
         public=bool(public),
         updated_at=updated_at,
+        catalogue_base=None if cat is None else metadata_from_json(cat),
     )
