@@ -458,20 +458,18 @@ class DSpaceConnector:
     def _upload(self, bundle: str, file: FileRef, position: int) -> RemoteFile:
         """Upload, compare the server's MD5 with the bytes sent; on a mismatch delete and send
         once more, then give up with IntegrityError."""
-        for attempt in range(2):
+        for _ in range(2):
             sent, data = self._send_file(bundle, file)
             uploaded = _remote_file(data, position)
             if uploaded.checksum == sent:
                 return uploaded
             self._delete_bitstream(uploaded.id)
-            if attempt == 1:
-                raise IntegrityError(
-                    f"{file.name} arrived with MD5 {uploaded.checksum or 'none'} instead of "
-                    f"{sent}, twice; the copy on the server was deleted",
-                    method="POST",
-                    path=f"/core/bundles/{bundle}/bitstreams",
-                )
-        raise AssertionError("unreachable")
+        raise IntegrityError(
+            f"{file.name} arrived with MD5 {uploaded.checksum or 'none'} instead of {sent}, "
+            "twice; the copies on the server were deleted",
+            method="POST",
+            path=f"/core/bundles/{bundle}/bitstreams",
+        )
 
     def _send_file(self, bundle: str, file: FileRef) -> tuple[str, dict[str, Any]]:
         readers: list[_HashingReader] = []

@@ -92,14 +92,11 @@ class DSpaceSession:
         api: str,
         user: str,
         password: SecretSource | str,
-        *,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.http = http
         self.api = api
         self.user = user
         self._password = password
-        self._clock = clock
         self._lock = threading.Lock()  # guards the token and CSRF state
         self._login_lock = threading.Lock()  # single-flight login/refresh
         self._csrf: str | None = None
@@ -173,13 +170,13 @@ class DSpaceSession:
         """Log in if there is no usable token; refresh one that is close to expiring."""
         with self._lock:
             token = self._token
-        now = self._clock()
+        now = time.time()
         if token is not None and token.expires - now > min(300.0, token.lifetime * 0.2):
             return
         with self._login_lock:
             with self._lock:
                 token = self._token
-            now = self._clock()
+            now = time.time()
             if token is not None and token.expires - now > min(300.0, token.lifetime * 0.2):
                 return  # another thread did it while we waited
             if token is not None and token.expires - now > 0 and self._refresh():
@@ -209,7 +206,7 @@ class DSpaceSession:
         lifetime = exp - server_time(response) if exp is not None else DEFAULT_LIFETIME
         with self._lock:
             self._generation += 1
-            self._token = _Token(jwt, self._clock() + lifetime, lifetime, self._generation)
+            self._token = _Token(jwt, time.time() + lifetime, lifetime, self._generation)
 
     def _post_login(self, data: dict[str, str] | None, with_token: bool) -> requests.Response:
         """POST /authn/login, adopting the rotated CSRF token; one retry on a CSRF 403."""
