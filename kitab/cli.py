@@ -622,3 +622,172 @@ def _print_summary(report) -> None:
         click.echo(f"  {note}")
     if report.path:
         click.echo(f"  report: {report.path}")
+
+
+# --- OAI-PMH commands (harvest, serve) ---
+
+
+@main.command()
+@click.argument("source", required=False)
+@config_option
+@click.option("--prefix", "-p", help="metadataPrefix (default: the source's, or oai_dc).")
+@click.option("--set", "set_spec", help="Only this set.")
+@click.option("--from", "from_", help="Ask from this date instead of the stored watermark.")
+@click.option("--until", help="Ask until this date.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record store file: .jsonl, or .xml for MARCXML.",
+)
+@click.option("--full", is_flag=True, help="Ignore the watermark: harvest everything again.")
+@json_option
+def harvest(
+    source: str | None,
+    config_path: Path,
+    prefix: str | None,
+    set_spec: str | None,
+    from_: str | None,
+    until: str | None,
+    out: Path | None,
+    full: bool,
+    as_json: bool,
+) -> None:
+    """Harvest an OAI-PMH source (a URL, or a [sources.NAME] of kitab.toml; none: all of them).
+
+    Incremental: the next run asks only for what changed since the last complete run.
+    """
+    from kitab.harvest.client import HarvestError
+    from kitab.harvest.harvester import Source
+    from kitab.harvest.jobs import run, source_of
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path) if config_path.exists() else None
+    configured = config.sources if config is not None else {}
+    jobs: list[tuple[Source, Path | None, str | None]] = []
+    if source is not None and source not in configured:
+        if not source.startswith(("http://", "https://")):
+            known = ", ".join(configured) or "none configured"
+            raise click.BadParameter(f"not a URL nor a source ({known})", param_hint="SOURCE")
+        if out is None:
+            raise click.UsageError("--out is required when harvesting a URL")
+        jobs.append((Source(source, source, prefix or "oai_dc", set_spec), out, None))
+    else:
+        names = [source] if source is not None else list(configured)
+        if not names:
+            raise click.UsageError("give a URL, or add [sources.NAME] tables to kitab.toml")
+        for name in names:
+            base = source_of(configured[name])
+            if prefix or set_spec:
+                base = Source(
+                    **{
+                        **_fields(base),
+                        "prefix": prefix or base.prefix,
+                        "set": set_spec or base.set,
+                    }
+                )
+            jobs.append((base, out or configured[name].out, configured[name].target))
+    state_path = config.state_path if config is not None else Path(".kitab/state.sqlite")
+    results, code = [], EXIT_OK
+    with StateStore(state_path) as state:
+        for job_source, job_out, target in jobs:
+            try:
+                job = run(
+                    job_source,
+                    state,
+                    out=job_out,
+                    config=config,
+                    target=target,
+                    full=full,
+                    from_=from_,
+                    until=until,
+                )
+            except HarvestError as error:
+                click.echo(f"{job_source.name}: {error}", err=True)
+                code = max(code, EXIT_UNAVAILABLE)
+                continue
+            except ValueError as error:
+                raise click.UsageError(str(error)) from None
+            results.append(job)
+            failed = job.report.problems or (job.push is not None and job.push.outcome != "ok")
+            code = max(code, EXIT_FAILURES if failed else EXIT_OK)
+            if not as_json:
+                _print_harvest(job)
+    if as_json:
+        click.echo(json.dumps([_harvest_json(j) for j in results], ensure_ascii=False, indent=2))
+    sys.exit(code)
+
+
+def _fields(source) -> dict:
+    from dataclasses import asdict
+
+    return asdict(source)
+
+
+def _harvest_json(job) -> dict:
+    data = job.report.to_dict()
+    data["out"] = str(job.out) if job.out else None
+    data["written"] = job.written
+    data["push"] = job.push.to_dict() if job.push is not None else None
+    return data
+
+
+def _print_harvest(job) -> None:
+    report = job.report
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())) or "nothing new"
+    since = f" from {report.asked_from}" if report.asked_from else " (everything)"
+    scope = f"{report.prefix}" + (f" set {report.set}" if report.set else "")
+    click.echo(f"{report.source} [{scope}]{since}: {counts} in {report.pages} pages")
+    if report.resumed:
+        click.echo("  resumed an interrupted list at its last token")
+    if report.restarts:
+        click.echo(f"  list restarted {report.restarts} times (tokens refused)")
+    if report.retries:
+        click.echo(f"  {report.retries} requests retried")
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
+    for problem in report.problems:
+        click.echo(f"  skipped: {problem}")
+    if report.watermark:
+        click.echo(f"  next run asks from {report.watermark}")
+    if job.out is not None:
+        click.echo(f"  {job.written} records in {job.out}")
+    if job.push is not None:
+        _print_summary(job.push)
+
+
+@main.command()
+@config_option
+@click.option("--port", type=click.IntRange(0, 65535), help="Default: [oai] port (8080).")
+@click.option("--host", help="Default: [oai] host (127.0.0.1).")
+def serve(config_path: Path, port: int | None, host: str | None) -> None:
+    """Serve the catalogue over OAI-PMH 2.0 at /oai (read-only) until Ctrl-C."""
+    from kitab.harvest.server import start
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path)
+    if not config.catalogue.path.exists():
+        raise click.ClickException(
+            f"{config.file}: catalogue.path: no such file or folder: {config.catalogue.path}"
+        )
+
+    def refreshed(report) -> None:
+        click.echo(
+            f"index: {report.records} records read, {report.added} new, {report.changed} "
+            f"changed, {report.unchanged} unchanged, {report.deleted} now deleted"
+        )
+        if report.deletions_held:
+            click.echo("  the catalogue could not be read completely: no record marked deleted")
+        for problem in report.problems:
+            click.echo(f"  skipped {problem}")
+
+    with StateStore(config.state_path) as store:
+        try:
+            running = start(config, store, host=host, port=port, on_refresh=refreshed)
+        except OSError as error:
+            click.echo(
+                f"cannot listen on {host or config.oai.host}:{port}: {error.strerror}", err=True
+            )
+            sys.exit(EXIT_UNAVAILABLE)
+        click.echo(f"OAI-PMH at {running.url} (waitress, read-only). Ctrl-C stops it.")
+        running.wait()
