@@ -346,3 +346,58 @@ def test_older_copy_never_overwrites_a_newer_one(stub, tmp_path):
     assert report.counts == {"stale": 1}
     store.export(tmp_path / "s.jsonl")
     assert _jsonl(tmp_path / "s.jsonl")["oai:s:1"]["dc"]["title"] == ["New"]
+
+
+# -- the command, with a named source and the route into a target repository -----------------
+
+
+def test_kitab_harvest_named_source_into_a_file_and_a_target(tmp_path, data_dir, records):
+    from click.testing import CliRunner
+
+    from kitab.cli import main
+    from kitab.config import load_config
+    from kitab.harvest.server import start
+
+    library = tmp_path / "library"
+    (library / "catalogue").mkdir(parents=True)
+    for name in (SAMPLE, MANY856):
+        (library / "catalogue" / name).symlink_to(data_dir / name)
+    (library / "kitab.toml").write_text('[catalogue]\npath = "catalogue"\n', encoding="utf-8")
+    provider_config = load_config(library / "kitab.toml")
+    provider_state = StateStore(provider_config.state_path)
+    provider = start(provider_config, provider_state, port=0)
+    try:
+        union = tmp_path / "union"
+        union.mkdir()
+        (union / "kitab.toml").write_text(
+            f'[catalogue]\npath = "{library / "catalogue"}"\n'
+            '[targets.offline]\nkind = "saf"\npath = "saf"\n'
+            f'[sources.district]\nurl = "{provider.url}"\nprefix = "marc21"\n'
+            'out = "district.xml"\ntarget = "offline"\n',
+            encoding="utf-8",
+        )
+        runner = CliRunner()
+        first = runner.invoke(main, ["harvest", "district", "-c", str(union / "kitab.toml")])
+        assert first.exit_code == 0, first.output
+        assert "21 new in 1 pages" in first.output
+        held = etree.parse(str(union / "district.xml")).getroot()
+        controls = held.findall("{http://www.loc.gov/MARC21/slim}record")
+        assert len(controls) == 21
+        saf_items = [p for p in (union / "saf").iterdir() if p.is_dir()]
+        assert len(saf_items) == 21  # pushed through the sync engine into the SAF target
+        titles = {r.key: _subfields(r, "245", "a") for r in records}
+        dublin = (saf_items[0] / "dublin_core.xml").read_text(encoding="utf-8")
+        assert any(t and t[0].rstrip(" /:") in dublin for t in titles.values())
+
+        again = runner.invoke(
+            main, ["harvest", "district", "-c", str(union / "kitab.toml"), "--json"]
+        )
+        assert again.exit_code == 0, again.output
+        (result,) = json.loads(again.output)
+        watermark = first.output.split("next run asks from ")[1].split()[0]
+        assert result["from"] == watermark
+        # from= is inclusive: records stamped in the watermark's own second come again
+        assert result["counts"] in ({"unchanged": 21}, {})
+        assert result["push"]["counts"].get("create", 0) == 0
+    finally:
+        provider.stop()
