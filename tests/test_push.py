@@ -20,7 +20,9 @@ import requests
 from kitab.config import load_config
 from kitab.sync.engine import push
 from kitab.sync.relink import relink
+from kitab.sync.setup import register_missing
 from kitab.sync.state import StateStore
+from kitab.sync.targets import open_repository
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RECORDS = 11  # 8 MARC 21 + 3 UNIMARC in examples/catalogue, plus the RUSMARC record below
@@ -61,6 +63,16 @@ files = "private"
             encoding="utf-8",
         )
         self.set_secrets(monkeypatch)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """What an administrator does once: `kitab setup --apply`."""
+        config = self.config
+        repository = open_repository(config.targets["t"])
+        try:
+            register_missing(config, self.kind, repository)
+        finally:
+            repository.close()
 
     @property
     def config(self):
@@ -240,6 +252,33 @@ def test_first_push_creates_every_record_with_its_scans(target):
     assert target.values(items["000104"], title) == ["Oʻtkan kunlar : roman"]
     assert target.values(items["UZ-TSH-2002"], title)[0].startswith("Кеча ва кундуз")
     assert target.values(items["000103"], title) == ["Почт гутусу : һекајәләр"]
+
+
+def test_a_field_missing_from_the_dspace_registry_stops_the_push_once(
+    dspace_sandbox, tmp_path, data_dir, monkeypatch
+):
+    target = DSpaceTarget.__new__(DSpaceTarget)
+    target.prepare = lambda: None  # a fresh DSpace, nobody ran `kitab setup`
+    DSpaceTarget.__init__(target, dspace_sandbox, tmp_path, data_dir, monkeypatch)
+    result = subprocess.run(
+        [sys.executable, "-m", "kitab", "push", "-c", str(target.config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "the repository has no field" in result.stderr
+    assert "dc.subject.udc" in result.stderr
+    assert "kitab setup --target t --apply" in result.stderr
+    assert dspace_sandbox.stats().get("writes", 0) == 0
+    setup = subprocess.run(
+        [sys.executable, "-m", "kitab", "setup", "-c", str(target.config_file), "--apply"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert setup.returncode == 0 and "dc.subject.udc" in setup.stdout
+    assert target.push().outcome == "ok"
 
 
 def test_unchanged_catalogue_sends_no_write_request(target):

@@ -196,14 +196,21 @@ class DSpaceConnector:
             path=safe_path(response.url),
         )
 
-    def _pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
-        """Every object of a paged HAL list, following the pages to the end."""
+    def _pages(
+        self, path: str, key: str, params: dict[str, Any] | None = None, *, public: bool = False
+    ) -> Iterator[dict]:
+        """Every object of a paged HAL list, following the pages to the end.
+
+        ``public`` lists (the metadata registry) are read without logging in, so a push with
+        nothing to write sends no request that writes anything, not even a login.
+        """
         page = 0
         while True:
             body = self._call(
                 "GET",
                 path,
                 params={**(params or {}), "page": page, "size": self.settings.page_size},
+                login=not public,
             ).json()
             yield from (body.get("_embedded") or {}).get(key, [])
             info = body.get("page") or {}
@@ -241,22 +248,49 @@ class DSpaceConnector:
 
     def _read_registry(self) -> frozenset[str]:
         names = set()
-        for field in self._pages("/core/metadatafields", "metadatafields"):
-            schema = ((field.get("_embedded") or {}).get("schema") or {}).get("prefix")
-            if schema is None and isinstance(field.get("schema"), dict):
-                schema = field["schema"].get("prefix")
-            parts = [schema, field.get("element"), field.get("qualifier")]
+        for field in self._pages("/core/metadatafields", "metadatafields", public=True):
+            schema = ((field.get("_embedded") or {}).get("schema") or {}) or (
+                field["schema"] if isinstance(field.get("schema"), dict) else {}
+            )
+            prefix = schema.get("prefix")
+            if prefix and schema.get("id") is not None:
+                self._schema_ids[prefix] = int(schema["id"])
+            parts = [prefix, field.get("element"), field.get("qualifier")]
             names.add(".".join(p for p in parts if p))
         return frozenset(names)
 
+    def missing_fields(self, names: list[str]) -> list[str]:
+        """The field names this repository's metadata registry does not know."""
+        return sorted(set(names) - self._known_fields())
+
     def check_fields(self, names: list[str]) -> None:
         """Refuse, before any write, field names this repository's registry does not know."""
-        unknown = sorted(set(names) - self._known_fields())
+        unknown = self.missing_fields(names)
         if unknown:
             raise Rejected(
                 f"the metadata registry of {self.settings.url} has no field "
-                f"{', '.join(unknown)}; add it in DSpace or change the crosswalk"
+                f"{', '.join(unknown)}; register it (kitab setup --apply) or change the crosswalk"
             )
+
+    def register_fields(self, names: list[str]) -> None:
+        """Add fields to the registry (administrator only), as DSpace's registry page does."""
+        known = self._known_fields()
+        for name in names:
+            if name in known:
+                continue
+            prefix, element, *rest = name.split(".")
+            schema_id = self._schema_ids.get(prefix)
+            if schema_id is None:
+                raise Rejected(f"no metadata schema {prefix!r} in {self.settings.url}")
+            self._call(
+                "POST",
+                "/core/metadatafields",
+                ok=(201,),
+                params={"schemaId": schema_id},
+                json={"element": element, "qualifier": rest[0] if rest else None},
+            )
+        with self._registry_lock:
+            self._fields = None
 
     def collection_uuid(self, container: str | None = None) -> str:
         """The UUID of a collection given by UUID or handle (resolved once per run)."""

@@ -258,14 +258,17 @@ class DSpaceSession:
         idempotent: bool | None = None,
         body_factory: Callable[[], dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        login: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """Send an authenticated request; return the final response (the caller judges it).
 
         A CSRF 403 is retried once with the rotated token, a 401 once after a re-login.
+        ``login=False`` sends a read without logging in first (a token already held is used).
         """
         write = method.upper() not in ("GET", "HEAD", "OPTIONS")
-        self.ensure_token()
+        if login or write:
+            self.ensure_token()
         csrf_retried = relogged = False
         while True:
             auth, generation = self._headers(write=write)

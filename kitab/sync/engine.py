@@ -82,7 +82,7 @@ def push(
         missing = missing_fields(config, target.kind, repository)
         if missing:
             raise Rejected(
-                f"{target.name}: the repository has no field {', '.join(missing)}; "
+                f"the repository has no field {', '.join(missing)}; "
                 f"register it with `kitab setup --target {target.name} --apply`, "
                 "or change the crosswalk"
             )
