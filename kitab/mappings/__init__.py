@@ -15,20 +15,25 @@ from kitab.mappings.crosswalk import (
     parse_crosswalk,
 )
 from kitab.mappings.engine import map_record, metadata_hash, record_to_item
-from kitab.mappings.naming import dcterms_name, render, simple_dc_element
+from kitab.mappings.naming import dcterms_name, render, simple_dc_element, unrender
+from kitab.mappings.reverse import ReverseResult, apply_changes, owned_fields
 
 __all__ = [
     "Crosswalk",
     "CrosswalkError",
+    "ReverseResult",
     "Rule",
+    "apply_changes",
     "builtin_names",
     "dcterms_name",
     "default_crosswalk",
     "load_crosswalk",
     "map_record",
     "metadata_hash",
+    "owned_fields",
     "parse_crosswalk",
     "record_to_item",
     "render",
     "simple_dc_element",
+    "unrender",
 ]

@@ -19,6 +19,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from kitab.model import Metadata
@@ -115,6 +116,26 @@ def dcterms_name(name: str) -> str:
 def simple_dc_element(name: str) -> str:
     """The oai_dc element (``title``, ``creator``...) for a neutral field name."""
     return _lookup(SIMPLE_DC, name)
+
+
+def unrender(term: str, repository: Repository, names: Iterable[str] | None = None) -> list[str]:
+    """The neutral fields a repository's field name can stand for: the inverse of render.
+
+    DSpace keeps the neutral names, so a term is itself. An Omeka S term can stand for several
+    (``dcterms:creator`` for ``dc.contributor.author`` and ``dc.creator``; every identifier is
+    ``dcterms:identifier``); pass ``names`` (e.g. a crosswalk's owned fields) to consider those
+    rather than only the names in the table. The order is the table's, then the given names'.
+    """
+    if repository == "dspace":
+        return [term]
+    found = [name for name, dcterms in DCTERMS.items() if dcterms == term]
+    for name in names or ():
+        try:
+            if name not in found and dcterms_name(name) == term:
+                found.append(name)
+        except ValueError:
+            continue
+    return found
 
 
 def render(metadata: Metadata, repository: Repository) -> Metadata:
