@@ -8,6 +8,7 @@ not be reached or refused us.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -367,7 +368,7 @@ def _describe(action) -> str:
     if action.kind is ActionKind.CREATE:
         where = f" into {action.container}" if action.container else ""
         head += f"{where}, {len(action.item.metadata)} fields, {len(action.files.add)} files"
-    elif action.kind is ActionKind.SKIP:
+    elif action.kind in (ActionKind.SKIP, ActionKind.WITHDRAW):
         head += f": {action.reason}"
     elif action.kind is ActionKind.UPDATE:
         for change in action.changes:
@@ -417,8 +418,7 @@ def plan(config_path: Path, target: str | None, as_json: bool, show_all: bool) -
     """Show what a push would do, writing nothing anywhere."""
     from collections import Counter
 
-    from kitab.sync.engine import finish_reading, planner_for
-    from kitab.sync.plan import ActionKind
+    from kitab.sync.plan import ActionKind, finish_reading, planner_for
     from kitab.sync.report import RunReport
     from kitab.sync.state import StateStore
 
@@ -573,6 +573,183 @@ def setup(config_path: Path, target: str | None, apply_changes: bool) -> None:
         else:
             click.echo(f"{target_config.name}: ready")
     sys.exit(code)
+
+
+def _run_per_target(config, target: str | None, job, as_json: bool) -> None:
+    """Run ``job(target_config, store) -> [reports]`` per target; print; exit by outcome."""
+    from kitab.connectors.base import AuthError, RepositoryError, Unavailable
+    from kitab.connectors.secrets import MissingSecret
+    from kitab.sync.state import StateStore
+
+    reports = []
+    code = EXIT_OK
+    with StateStore(config.state_path) as store:
+        for target_config in config.target(target):
+            try:
+                produced = job(target_config, store)
+            except (AuthError, Unavailable, MissingSecret) as error:
+                click.echo(f"{target_config.name}: {error}", err=True)
+                code = max(code, EXIT_UNAVAILABLE)
+                continue
+            except RepositoryError as error:
+                click.echo(f"{target_config.name}: {error}", err=True)
+                code = max(code, EXIT_FAILURES)
+                continue
+            for report in produced:
+                reports.append(report)
+                if report.outcome != "ok":
+                    code = max(code, EXIT_FAILURES)
+                if not as_json:
+                    _print_summary(report)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
+    sys.exit(code)
+
+
+out_option = click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the updated MARC records (ISO 2709 and MARCXML), for overlay import.",
+)
+
+
+@main.command()
+@config_option
+@target_option
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the updated MARC records (ISO 2709 and MARCXML), for overlay import.",
+)
+@json_option
+def pull(config_path: Path, target: str | None, out_dir: Path, as_json: bool) -> None:
+    """Bring edits made in the repository back as updated MARC records (matched on 001)."""
+    from kitab.sync.pull import pull as pull_target
+
+    config = _load(config_path)
+    _run_per_target(
+        config,
+        target,
+        lambda t, store: [pull_target(config, t, store, out_dir)],
+        as_json,
+    )
+
+
+@main.command(name="sync")
+@config_option
+@target_option
+@out_option
+@json_option
+@click.option("--concurrency", "-j", type=click.IntRange(1, 64), help="Records at a time.")
+def sync_command(
+    config_path: Path, target: str | None, out_dir: Path | None, as_json: bool, concurrency
+) -> None:
+    """Pull repository edits, merge field by field, and push catalogue changes."""
+    from kitab.sync.engine import sync as sync_target
+
+    config = _load(config_path)
+    out = out_dir or config.state_dir / "pulled"
+    _run_per_target(
+        config,
+        target,
+        lambda t, store: list(sync_target(config, t, store, out, concurrency=concurrency)),
+        as_json,
+    )
+
+
+@main.command()
+@config_option
+@target_option
+@json_option
+def conflicts(config_path: Path, target: str | None, as_json: bool) -> None:
+    """List the fields changed on both sides that wait for a cataloguer's decision."""
+    from kitab.sync.conflicts import ConflictStore
+    from kitab.sync.state import StateStore
+
+    config = _load(config_path)
+    with StateStore(config.state_path) as store:
+        found = ConflictStore(store).open(target)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": c.id,
+                        "target": c.target,
+                        "key": c.key,
+                        "record": c.label,
+                        "field": c.field,
+                        "base": [v.value for v in c.base],
+                        "catalogue": [v.value for v in c.catalogue],
+                        "repository": [v.value for v in c.repository],
+                        "detected_at": c.detected_at,
+                    }
+                    for c in found
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    if not found:
+        click.echo("no open conflicts")
+    for c in found:
+        click.echo(f"#{c.id} {c.target} {c.label} {c.field}")
+        click.echo(f"    was:        {_show_values(c.base)}")
+        click.echo(f"    catalogue:  {_show_values(c.catalogue)}")
+        click.echo(f"    repository: {_show_values(c.repository)}")
+    if found:
+        click.echo("resolve with: kitab resolve ID --keep catalogue|repository, or --value TEXT")
+
+
+@main.command()
+@config_option
+@click.argument("conflict_id", type=int)
+@click.option("--keep", type=click.Choice(["catalogue", "repository"]), help="Keep one side.")
+@click.option("--value", "values", multiple=True, help="A merged value (repeat for several).")
+@click.option("--by", default=lambda: os.environ.get("USER", ""), help="Who resolves it.")
+def resolve(
+    config_path: Path, conflict_id: int, keep: str | None, values: tuple[str, ...], by: str
+) -> None:
+    """Settle one conflict; the next `kitab sync` carries the choice to the other side."""
+    from kitab.connectors.base import RepositoryError
+    from kitab.model import Value
+    from kitab.sync.conflicts import ConflictError, ConflictStore
+    from kitab.sync.state import StateStore
+    from kitab.sync.targets import open_repository
+
+    if bool(keep) == bool(values):
+        raise click.UsageError("give either --keep catalogue|repository or --value TEXT")
+    config = _load(config_path)
+    with StateStore(config.state_path) as store:
+        conflicts_store = ConflictStore(store)
+        repository = None
+        try:
+            conflict = conflicts_store.get(conflict_id)
+            if values:
+                (target_config,) = config.target(conflict.target)
+                repository = open_repository(target_config)
+            done = conflicts_store.resolve(
+                conflict_id,
+                keep or "value",
+                value=[Value(v) for v in values] or None,
+                by=by,
+                repository=repository,
+            )
+        except ConflictError as error:
+            raise click.ClickException(str(error)) from None
+        except RepositoryError as error:
+            click.echo(f"{error}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+        finally:
+            if repository is not None:
+                repository.close()
+    click.echo(f"#{done.id} {done.label} {done.field}: {done.resolution} (run `kitab sync` next)")
 
 
 class _Progress:

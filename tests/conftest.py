@@ -39,3 +39,13 @@ def dspace_sandbox(tmp_path: Path):
         yield sandbox
     finally:
         sandbox.stop()
+
+
+@pytest.fixture(params=["dspace", "omeka"])
+def target(request, tmp_path, data_dir, monkeypatch):
+    """A sandbox of each kind with a kitab.toml for a copy of the sample catalogue."""
+    from targets import DSpaceTarget, OmekaTarget
+
+    sandbox = request.getfixturevalue(f"{request.param}_sandbox")
+    kind = DSpaceTarget if request.param == "dspace" else OmekaTarget
+    return kind(sandbox, tmp_path, data_dir, monkeypatch)

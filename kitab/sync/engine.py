@@ -7,38 +7,18 @@ caller through ``on_outcome``, once per record, from the worker threads.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from kitab.config import Config, TargetConfig
 from kitab.connectors.base import Rejected, Repository, RepositoryError
-from kitab.sync.plan import Action, PlanContext, Planner
+from kitab.sync.conflicts import ConflictStore
+from kitab.sync.plan import Action, finish_reading, planner_for
+from kitab.sync.pull import pull
 from kitab.sync.push import Outcome, Pusher
 from kitab.sync.report import RunReport
 from kitab.sync.setup import missing_fields
 from kitab.sync.state import StateStore
-from kitab.sync.targets import NAMING, open_repository
-
-#: the checksum each kind of repository keeps for a file
-CHECKSUM = {"dspace": "MD5", "omeka": "SHA-256", "saf": "MD5"}
-
-
-def planner_for(config: Config, target: TargetConfig, store: StateStore) -> Planner:
-    return Planner(PlanContext(config, target, store, NAMING[target.kind], CHECKSUM[target.kind]))
-
-
-def finish_reading(planner: Planner, report: RunReport) -> None:
-    """Add what only the end of the catalogue tells: bad records, scans no record claimed."""
-    for problem in planner.reader.problems:
-        if problem.severity == "error":
-            report.problems.append(
-                {
-                    "file": problem.position.file,
-                    "record": problem.position.ordinal,
-                    "offset": problem.position.offset,
-                    "key": problem.key,
-                    "reason": problem.reason,
-                }
-            )
-    report.unclaimed_scans = [str(p) for p in planner.unclaimed_scans()]
+from kitab.sync.targets import open_repository
 
 
 def observe(actions: Iterator[Action], report: RunReport) -> Iterator[Action]:
@@ -68,6 +48,8 @@ def push(
     report = RunReport("push", target.name)
     report.run_id = store.start_run("push", target.name)
 
+    conflicts = ConflictStore(store)
+
     def record(outcome: Outcome) -> None:
         if outcome.status == "failed":
             report.fail(outcome.key, outcome.label, outcome.message)
@@ -75,6 +57,7 @@ def push(
             report.count(outcome.action)
         for conflict in outcome.conflicts:
             report.conflict(outcome.key, outcome.label, conflict)
+            conflicts.record(target.name, outcome.key, outcome.label, conflict)
         report.count("files_sent", outcome.files_sent)
         on_outcome(outcome)
 
@@ -107,3 +90,30 @@ def push(
         report.save(config.state_dir / "reports")
         store.finish_run(report.run_id, report.outcome, dict(report.counts), str(report.path))
     return report
+
+
+def sync(
+    config: Config,
+    target: TargetConfig,
+    store: StateStore,
+    out_dir: Path,
+    *,
+    concurrency: int | None = None,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+) -> tuple[RunReport, RunReport]:
+    """Pull repository edits back into MARC, then push catalogue changes: both directions,
+    one connection, conflicts settled by the configured policy or left for a cataloguer."""
+    repository = open_repository(target)
+    try:
+        pulled = pull(config, target, store, out_dir, repository=repository)
+        pushed = push(
+            config,
+            target,
+            store,
+            concurrency=concurrency,
+            repository=repository,
+            on_outcome=on_outcome,
+        )
+    finally:
+        repository.close()
+    return pulled, pushed

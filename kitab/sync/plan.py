@@ -21,7 +21,9 @@ from kitab.mappings import metadata_hash as hash_metadata
 from kitab.model import FileRef, Item, Metadata, Record
 from kitab.sync import rules
 from kitab.sync.merge import FieldChange, changed_fields
+from kitab.sync.report import RunReport
 from kitab.sync.state import Link, StateStore, SyncedFile
+from kitab.sync.targets import NAMING
 
 
 class ActionKind(StrEnum):
@@ -29,6 +31,11 @@ class ActionKind(StrEnum):
     UPDATE = "update"
     UNCHANGED = "unchanged"
     SKIP = "skip"
+    WITHDRAW = "withdraw"
+
+
+#: metadata_hash of a link whose item kitab withdrew: a deleted record stays "unchanged" after
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(slots=True)
@@ -100,6 +107,7 @@ class Planner:
         )
         self._crosswalks: dict[str, Crosswalk] = {}
         self.seen_keys: set[str] = set()
+        self.deletions_skipped = False
 
     def crosswalk_for(self, record: Record) -> Crosswalk:
         if self._configured is not None:
@@ -111,6 +119,29 @@ class Planner:
     def __iter__(self) -> Iterator[Action]:
         for record in self.reader:
             yield self.plan(record)
+        if self.context.config.catalogue.full_export:
+            yield from self._gone_from_export()
+
+    def _gone_from_export(self) -> Iterator[Action]:
+        """Linked records a full export no longer holds: deleted in the library system.
+
+        Not when a record could not be read: its key is unknown, and withdrawing its item
+        because the export was damaged would destroy a good item's visibility."""
+        if any(problem.severity == "error" for problem in self.reader.problems):
+            self.deletions_skipped = True
+            return
+        target = self.context.target.name
+        for link in self.context.store.iter_links(target):
+            if link.key in self.seen_keys:
+                continue
+            kind = ActionKind.UNCHANGED if link.metadata_hash == WITHDRAWN else ActionKind.WITHDRAW
+            yield Action(
+                kind,
+                link.key,
+                f"{link.key} (gone from the export)",
+                link=link,
+                reason="no longer in the full export",
+            )
 
     def unclaimed_scans(self) -> list[Path]:
         return self.scans.unclaimed() if self.scans is not None else []
@@ -127,6 +158,8 @@ class Planner:
                 ActionKind.SKIP, record.key, label, reason="duplicate control number in catalogue"
             )
         self.seen_keys.add(record.key)
+        if str(record.marc.leader)[5:6] == "d":
+            return self._deleted(record, label)
         metadata = self.mapped(record)
         item_public, files_public = rules.rights(context.config.rights, record)
         match = self.scans.match(record) if self.scans is not None else None
@@ -171,6 +204,17 @@ class Planner:
             missing_scans=missing,
         )
 
+    def _deleted(self, record: Record, label: str) -> Action:
+        """A record marked deleted (leader/05 = d): its item is withdrawn, never destroyed."""
+        link = self.context.store.get_link(self.context.target.name, record.key)
+        if link is None:
+            return Action(ActionKind.SKIP, record.key, label, reason="deleted, never pushed")
+        if link.metadata_hash == WITHDRAWN:
+            return Action(ActionKind.UNCHANGED, record.key, label, link=link)
+        return Action(
+            ActionKind.WITHDRAW, record.key, label, link=link, reason="marked deleted (leader/05)"
+        )
+
     def checksum(self, file: FileRef) -> str:
         """The file's checksum in the target's algorithm, from the cache when the file is
         unchanged since it was last hashed (a no-op push hashes nothing)."""
@@ -194,3 +238,32 @@ class Planner:
                 plan.replace.append((previous, file))
         plan.gone = list(by_name.values())
         return plan
+
+
+#: the checksum each kind of repository keeps for a file
+CHECKSUM = {"dspace": "MD5", "omeka": "SHA-256", "saf": "MD5"}
+
+
+def planner_for(config: Config, target: TargetConfig, store: StateStore) -> Planner:
+    return Planner(PlanContext(config, target, store, NAMING[target.kind], CHECKSUM[target.kind]))
+
+
+def finish_reading(planner: Planner, report: RunReport) -> None:
+    """Add what only the end of the catalogue tells: bad records, scans no record claimed."""
+    for problem in planner.reader.problems:
+        if problem.severity == "error":
+            report.problems.append(
+                {
+                    "file": problem.position.file,
+                    "record": problem.position.ordinal,
+                    "offset": problem.position.offset,
+                    "key": problem.key,
+                    "reason": problem.reason,
+                }
+            )
+    report.unclaimed_scans = [str(p) for p in planner.unclaimed_scans()]
+    if planner.deletions_skipped:
+        report.notes.append(
+            "records missing from the full export were not withdrawn: some records could not "
+            "be read, so the export may be incomplete"
+        )

@@ -23,7 +23,7 @@ from kitab.connectors.base import RemoteFile, RemoteItem, Repository, Repository
 from kitab.mappings import metadata_hash
 from kitab.model import FileRef, Metadata
 from kitab.sync.merge import Conflict, repository_edited, same, values_to_write
-from kitab.sync.plan import Action, ActionKind
+from kitab.sync.plan import WITHDRAWN, Action, ActionKind
 from kitab.sync.state import Link, StateStore, SyncedFile
 
 
@@ -98,7 +98,9 @@ class Pusher:
             self.run_id,
         )
         try:
-            if interrupted is not None or action.kind is not ActionKind.UPDATE:
+            if action.kind is ActionKind.WITHDRAW:
+                outcome = self._withdraw(action)
+            elif interrupted is not None or action.kind is not ActionKind.UPDATE:
                 outcome = self._create_or_resume(action, resume=interrupted is not None)
             else:
                 outcome = self._update(action, action.link.item_id)  # type: ignore[union-attr]
@@ -112,6 +114,23 @@ class Pusher:
         if interrupted is not None:
             self.store.journal_close(interrupted.id, "resumed", {"by": entry})
         return outcome
+
+    def _withdraw(self, action: Action) -> Outcome:
+        """Take a deleted record's item out of public view; nothing is destroyed."""
+        assert action.link is not None
+        self.repository.withdraw(action.link.item_id)
+        action.link.metadata_hash = WITHDRAWN
+        action.link.public = False
+        self.store.save_link(action.link)
+        return Outcome(
+            action.key,
+            action.label,
+            "withdraw",
+            "ok",
+            item_id=action.link.item_id,
+            item_url=action.link.item_url,
+            message=action.reason,
+        )
 
     def _create_or_resume(self, action: Action, *, resume: bool) -> Outcome:
         assert action.item is not None

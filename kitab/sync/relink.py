@@ -17,8 +17,8 @@ from kitab.config import Config, TargetConfig
 from kitab.connectors.base import RemoteItem, Repository
 from kitab.mappings import metadata_hash
 from kitab.model import FileRef, Metadata
-from kitab.sync.engine import finish_reading, planner_for
 from kitab.sync.merge import same
+from kitab.sync.plan import finish_reading, planner_for
 from kitab.sync.report import RunReport
 from kitab.sync.state import (
     MIGRATIONS,

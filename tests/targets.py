@@ -1,0 +1,221 @@
+"""Targets for the sync tests: a sandbox, the kitab.toml that points at it, and raw REST
+reads of what the repository holds (never through kitab's own connectors)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import requests
+
+from kitab.config import load_config
+from kitab.sync.engine import push
+from kitab.sync.setup import register_missing
+from kitab.sync.state import StateStore
+from kitab.sync.targets import open_repository
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+RECORDS = 11  # 8 MARC 21 + 3 UNIMARC in examples/catalogue, plus the RUSMARC record below
+SCANNED = {"000101": 4, "000104": 1, "000108": 1, "UZ-TSH-2001": 1}
+
+
+def make_catalogue(tmp_path: Path, data_dir: Path) -> Path:
+    catalogue = tmp_path / "exports"
+    shutil.copytree(EXAMPLES / "catalogue", catalogue)
+    shutil.copy(data_dir / "unimarc-rusmarc-utf8-856-urait.iso", catalogue / "urait.iso")
+    return catalogue
+
+
+class Target:
+    """A sandbox and the kitab.toml that points at it; reads items back through raw REST."""
+
+    kind: str
+
+    def __init__(self, sandbox, tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+        self.sandbox = sandbox
+        self.tmp_path = tmp_path
+        make_catalogue(tmp_path, data_dir)
+        self.config_file = tmp_path / "kitab.toml"
+        self.config_file.write_text(
+            f"""
+[catalogue]
+path = "exports"
+[scans]
+path = "{EXAMPLES / "scans"}"
+match = ["control-number", "856"]
+[sync]
+concurrency = 4
+{self.target_toml()}
+[[rights]]
+when = {{ field = "506$a", matches = "(?i)restricted" }}
+files = "private"
+""",
+            encoding="utf-8",
+        )
+        self.set_secrets(monkeypatch)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """What an administrator does once: `kitab setup --apply`."""
+        config = self.config
+        repository = open_repository(config.targets["t"])
+        try:
+            register_missing(config, self.kind, repository)
+        finally:
+            repository.close()
+
+    @property
+    def config(self):
+        return load_config(self.config_file)
+
+    def push(self, **kwargs):
+        config = self.config
+        with StateStore(config.state_path) as store:
+            return push(config, config.targets["t"], store, **kwargs)
+
+    def writes(self) -> int:
+        return self.sandbox.stats().get("writes", 0)
+
+
+class DSpaceTarget(Target):
+    kind = "dspace"
+
+    def target_toml(self) -> str:
+        return f"""[targets.t]
+kind = "dspace"
+url = "{self.sandbox.url}"
+collection = "{self.sandbox.collection_handle}"
+user = "admin@example.org"
+password_env = "KITAB_TEST_DSPACE_PASSWORD"
+"""
+
+    def set_secrets(self, monkeypatch) -> None:
+        monkeypatch.setenv("KITAB_TEST_DSPACE_PASSWORD", "kitab")
+        self.session = requests.Session()
+        api = f"{self.sandbox.url}/api"
+        response = self.session.get(f"{api}/security/csrf")
+        token = response.headers["DSPACE-XSRF-TOKEN"]
+        response = self.session.post(
+            f"{api}/authn/login",
+            data={"user": "admin@example.org", "password": "kitab"},
+            headers={"X-XSRF-TOKEN": token},
+        )
+        assert response.status_code == 200
+        self.session.headers["Authorization"] = response.headers["Authorization"]
+        self.csrf = response.headers.get("DSPACE-XSRF-TOKEN", token)
+
+    def items(self) -> dict[str, dict]:
+        """Every item by its kitab identity, with its files' names."""
+        api = f"{self.sandbox.url}/api"
+        found: dict[str, dict] = {}
+        page = 0
+        while True:
+            data = self.session.get(
+                f"{api}/discover/search/objects",
+                params={
+                    "dsoType": "ITEM",
+                    "configuration": "administrativeView",
+                    "page": page,
+                    "size": 100,
+                },
+            ).json()
+            result = data["_embedded"]["searchResult"]
+            for hit in result["_embedded"]["objects"]:
+                item = hit["_embedded"]["indexableObject"]
+                for value in item["metadata"].get("dc.identifier.other", []):
+                    if value["value"].startswith("kitab:"):
+                        item["files"] = self.files(item["uuid"])
+                        found.setdefault(value["value"][6:], []).append(item)
+            if page + 1 >= result["page"]["totalPages"]:
+                break
+            page += 1
+        return found
+
+    def files(self, uuid: str) -> list[str]:
+        api = f"{self.sandbox.url}/api"
+        bundles = self.session.get(f"{api}/core/items/{uuid}/bundles").json()
+        names = []
+        for bundle in bundles["_embedded"]["bundles"]:
+            if bundle["name"] == "ORIGINAL":
+                listing = self.session.get(f"{api}/core/bundles/{bundle['uuid']}/bitstreams")
+                names += [b["name"] for b in listing.json()["_embedded"]["bitstreams"]]
+        return names
+
+    def values(self, item: dict, field: str) -> list[str]:
+        return [v["value"] for v in item["metadata"].get(field, [])]
+
+    def title_field(self) -> str:
+        return "dc.title"
+
+    def add_value_in_ui(self, item: dict, field: str, value: str) -> None:
+        response = self.session.patch(
+            f"{self.sandbox.url}/api/core/items/{item['uuid']}",
+            json=[{"op": "add", "path": f"/metadata/{field}/-", "value": {"value": value}}],
+            headers={"X-XSRF-TOKEN": self.csrf},
+        )
+        assert response.status_code == 200, response.text
+
+
+class OmekaTarget(Target):
+    kind = "omeka"
+
+    def target_toml(self) -> str:
+        return f"""[targets.t]
+kind = "omeka"
+url = "{self.sandbox.url}"
+key_identity_env = "KITAB_TEST_OMEKA_ID"
+key_credential_env = "KITAB_TEST_OMEKA_CREDENTIAL"
+item_set = {self.sandbox.item_set_id}
+"""
+
+    def set_secrets(self, monkeypatch) -> None:
+        monkeypatch.setenv("KITAB_TEST_OMEKA_ID", "kitab")
+        monkeypatch.setenv("KITAB_TEST_OMEKA_CREDENTIAL", "kitab")
+        self.keys = {"key_identity": "kitab", "key_credential": "kitab"}
+
+    def items(self) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        page = 1
+        while True:
+            batch = requests.get(
+                f"{self.sandbox.url}/api/items",
+                params={**self.keys, "per_page": 100, "page": page},
+            ).json()
+            if not batch:
+                return found
+            for item in batch:
+                for value in item.get("dcterms:identifier", []):
+                    if str(value.get("@value", "")).startswith("kitab:"):
+                        item["files"] = self.files(item["o:id"])
+                        found.setdefault(value["@value"][6:], []).append(item)
+            page += 1
+
+    def files(self, item_id: int) -> list[str]:
+        media = requests.get(
+            f"{self.sandbox.url}/api/media", params={**self.keys, "item_id": item_id}
+        ).json()
+        return [m["o:source"] for m in media]
+
+    def values(self, item: dict, field: str) -> list[str]:
+        return [v.get("@value") for v in item.get(field, [])]
+
+    def title_field(self) -> str:
+        return "dcterms:title"
+
+    def add_value_in_ui(self, item: dict, field: str, value: str) -> None:
+        url = f"{self.sandbox.url}/api/items/{item['o:id']}"
+        current = requests.get(url, params=self.keys).json()
+        current.setdefault(field, []).append(
+            {"type": "literal", "property_id": "auto", "@value": value}
+        )
+        response = requests.put(url, params=self.keys, json=current)
+        assert response.status_code == 200, response.text
+
+
+def by_control(items: dict[str, list[dict]]) -> dict[str, dict]:
+    """Items keyed by control number (the key is ``003:001`` where 003 exists)."""
+    out = {}
+    for key, found in items.items():
+        assert len(found) == 1, f"{key} has {len(found)} items"
+        out[key.rsplit(":", 1)[-1]] = found[0]
+    return out
