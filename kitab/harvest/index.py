@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -283,13 +282,3 @@ def _stat(path: Path) -> str:
     except OSError:
         return "missing"
     return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def iter_keys(store: StateStore) -> Iterator[str]:
-    """Every indexed key in key order (tests and the bench compare them with the catalogue)."""
-    last = ""
-    while rows := store.query(
-        "SELECT key FROM oai_records WHERE key > ? ORDER BY key LIMIT 1000", (last,)
-    ):
-        yield from (r[0] for r in rows)
-        last = rows[-1][0]
