@@ -98,11 +98,10 @@ def rewrite(fld: pymarc.Field, source: Source, old: str, new: str) -> bool:
     """Put ``new`` where ``old`` was read from; False when the pieces cannot be told apart."""
     rule = source.rule
     pieces = [anatomy(rule, k, fld.subfields[k]) for k in source.subfields]
+    pieces = [p for p in pieces if p.core] or pieces[:1]  # an empty $b adds nothing to the value
     if len(pieces) == 1:
         _set(fld, pieces[0], new)
         return True
-    if any(not p.core for p in pieces):
-        return False
     seps = [_separator(rule, a, b) for a, b in pairwise(pieces)]
     rebuilt = pieces[0].core + "".join(s + p.core for s, p in zip(seps, pieces[1:], strict=True))
     if rebuilt != old:
