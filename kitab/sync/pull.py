@@ -273,6 +273,10 @@ def _pull_record(
     for name, values in decision.settled.items():
         new_base[name] = values
     catalogue_side = dict(link.catalogue_side)
+    for name in pulled:
+        # The catalogue's current value is seen and superseded by the pulled one (under
+        # repository-wins it may differ from the base): push must not send it back.
+        catalogue_side[name] = mapped.get(name, [])
     for name, values in decision.settled.items():
         catalogue_side[name] = values
     link.base = new_base

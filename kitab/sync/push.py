@@ -192,8 +192,11 @@ class Pusher:
                     conflicts.append(Conflict(name, old_values, new_values, remote_values))
                 kept_catalogue[name] = old_values  # repository-wins: pull brings it back
                 continue
+            if edited:  # catalogue-wins over an edit: the repository's edited values go too
+                before = repository_base.get(name, [])
+                remote_values = [v for v in remote_values if any(same([v], [b]) for b in before)]
             final = values_to_write(old_values, new_values, remote_values)
-            if not same(final, remote_values):
+            if not same(final, remote.metadata.get(name, [])):
                 changes[name] = final
         written = self.repository.update_metadata(item_id, changes) if changes else None
         files_sent = self._sync_files(item_id, action.item.files, remote.files)
