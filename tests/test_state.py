@@ -73,3 +73,18 @@ def test_checksum_cache_is_invalidated_by_a_changed_file(store, tmp_path):
     assert store.file_checksums(scan) == ("m", "s")
     scan.write_bytes(b"three")
     assert store.file_checksums(scan) is None
+
+
+def test_a_claim_is_exclusive_until_released_or_expired(store):
+    assert store.claim("job:nightly", "worker-a", ttl=60)
+    assert not store.claim("job:nightly", "worker-b", ttl=60)
+    assert store.claim("job:nightly", "worker-a", ttl=60)  # ours already: renewed
+    assert store.renew("job:nightly", "worker-a", ttl=60)
+    assert not store.renew("job:nightly", "worker-b", ttl=60)
+    store.release("job:nightly", "worker-a")
+    assert store.claim("job:nightly", "worker-b", ttl=0.05)
+    import time
+
+    time.sleep(0.1)  # worker-b died without releasing: its lease runs out
+    assert [name for name, _, _ in store.claims()] == []
+    assert store.claim("job:nightly", "worker-a", ttl=60)

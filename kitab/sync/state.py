@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,6 +94,15 @@ MIGRATIONS: dict[str, list[list[str]]] = {
                 resolved_by TEXT)""",
             "CREATE UNIQUE INDEX conflicts_open ON conflicts (target, key, field) "
             "WHERE resolved_at IS NULL",
+        ],
+        [
+            # Claims: a job or a target is worked on by one run at a time. A claim is a lease
+            # that its holder renews; one whose holder died simply expires.
+            """CREATE TABLE claims (
+                name TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                expires_at REAL NOT NULL,
+                claimed_at TEXT NOT NULL)""",
         ],
     ],
 }
@@ -382,6 +392,44 @@ class StateStore:
         return [
             Run(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), r[7])
             for r in self.query(sql, params)
+        ]
+
+    # -- claims (no two runs of a job or against a target at once) ---------------------------
+
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the claim ``name`` for ``ttl`` seconds if it is free, expired or already ours."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT owner, expires_at FROM claims WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row[0] != owner and row[1] > now:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
+                (name, owner, now + ttl, utcnow()),
+            )
+            return True
+
+    def renew(self, name: str, owner: str, ttl: float) -> bool:
+        """Extend a claim we hold; False when it was lost (expired and taken by another)."""
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE claims SET expires_at = ? WHERE name = ? AND owner = ?",
+                (time.time() + ttl, name, owner),
+            ).rowcount
+        return bool(changed)
+
+    def release(self, name: str, owner: str) -> None:
+        self.execute("DELETE FROM claims WHERE name = ? AND owner = ?", (name, owner))
+
+    def claims(self) -> list[tuple[str, str, float]]:
+        """Live claims: (name, owner, seconds left)."""
+        now = time.time()
+        return [
+            (name, owner, expires - now)
+            for name, owner, expires in self.query("SELECT name, owner, expires_at FROM claims")
+            if expires > now
         ]
 
     # -- watermarks -----------------------------------------------------------------------------
