@@ -248,7 +248,7 @@ def planner_for(config: Config, target: TargetConfig, store: StateStore) -> Plan
     return Planner(PlanContext(config, target, store, NAMING[target.kind], CHECKSUM[target.kind]))
 
 
-def finish_reading(planner: Planner, report: RunReport) -> None:
+def finish_reading(planner: Planner, report: RunReport, *, scans: bool = True) -> None:
     """Add what only the end of the catalogue tells: bad records, scans no record claimed."""
     for problem in planner.reader.problems:
         if problem.severity == "error":
@@ -261,7 +261,8 @@ def finish_reading(planner: Planner, report: RunReport) -> None:
                     "reason": problem.reason,
                 }
             )
-    report.unclaimed_scans = [str(p) for p in planner.unclaimed_scans()]
+    if scans:  # only a run that matched every record's scans knows which are left over
+        report.unclaimed_scans = [str(p) for p in planner.unclaimed_scans()]
     if planner.deletions_skipped:
         report.notes.append(
             "records missing from the full export were not withdrawn: some records could not "

@@ -23,7 +23,7 @@ from kitab.catalogue import ReadOptions, open_catalogue, write_records
 from kitab.catalogue.patch import patched_iso2709
 from kitab.config import Config, TargetConfig
 from kitab.connectors.base import Repository
-from kitab.mappings import apply_changes, map_record, metadata_hash, unrender
+from kitab.mappings import apply_changes, map_record, metadata_hash, owned_fields, unrender
 from kitab.model import IDENTITY_PREFIX, Metadata, Record, Value
 from kitab.sync.conflicts import ConflictStore
 from kitab.sync.merge import Conflict, same
@@ -89,25 +89,29 @@ def _without_identity(values: list[Value]) -> list[Value]:
     return [v for v in values if not v.value.startswith(IDENTITY_PREFIX)]
 
 
-def to_neutral(changes: Metadata, neutral_now: Metadata, kind: str) -> tuple[Metadata, list[str]]:
+def to_neutral(
+    changes: Metadata, neutral_now: Metadata, kind: str, owned: set[str]
+) -> tuple[Metadata, list[str]]:
     """Repository-named changes as neutral (crosswalk) fields; ambiguous ones reported.
 
-    When several neutral fields share one repository term (every identifier is
-    ``dcterms:identifier`` in Omeka S), a value goes back to the field it came from; a value
-    that is new cannot be placed and is reported rather than guessed.
+    When several of the crosswalk's fields share one repository term (subjects and UDC are all
+    ``dcterms:subject`` in Omeka S), a value goes back to the field it came from, and a new value
+    to the term's plain field (``dc.subject``) when the crosswalk has exactly one; a value that
+    cannot be placed is reported rather than guessed.
     """
     neutral: Metadata = {}
     problems: list[str] = []
     for term, values in changes.items():
-        candidates = unrender(term, NAMING[kind])
-        if len(candidates) == 1:
-            neutral[candidates[0]] = values
+        candidates = [n for n in unrender(term, NAMING[kind], names=owned) if n in owned]
+        if len(candidates) <= 1:
+            neutral[candidates[0] if candidates else term] = values
             continue
+        plain = [n for n in candidates if n.count(".") == 1]
         placed: Metadata = {name: [] for name in candidates if name in neutral_now}
         for value in values:
             home = next(
                 (n for n in candidates if any(same([value], [v]) for v in neutral_now.get(n, []))),
-                None,
+                plain[0] if len(plain) == 1 else None,
             )
             if home is None:
                 problems.append(
@@ -174,7 +178,7 @@ def pull(
         planner = planner_for(config, target, store)
         for record in planner.reader:
             _pull_record(planner, record, store, conflicts, writer, target, config, report)
-        finish_reading(planner, report)
+        finish_reading(planner, report, scans=False)
         report.notes.extend(f"written: {path}" for path in writer.finish())
         if newest is not None and report.outcome != "failed":
             store.set_watermark(f"remote:{target.name}", newest.isoformat())
@@ -206,7 +210,7 @@ def _list_changes(
         if store.get_link(target, remote.key) is None:
             report.notes.append(f"item {remote.id} carries {remote.key} but is not linked")
             continue
-        report.count("items_changed")
+        report.count("items_checked")
         if remote.withdrawn:
             report.notes.append(f"{remote.key}: item {remote.id} was withdrawn in the repository")
         store.execute(
@@ -250,7 +254,8 @@ def _pull_record(
         return
     crosswalk = planner.crosswalk_for(record)
     neutral_now = map_record(record, crosswalk)
-    neutral, problems = to_neutral(decision.to_catalogue, neutral_now, target.kind)
+    owned = owned_fields(crosswalk)
+    neutral, problems = to_neutral(decision.to_catalogue, neutral_now, target.kind, owned)
     for problem in problems:
         report.fail(record.key, label, problem)
     pulled: list[str] = []
@@ -264,7 +269,7 @@ def _pull_record(
             pulled = [
                 term
                 for term in decision.to_catalogue
-                if applied & set(unrender(term, NAMING[target.kind]))
+                if applied & set(unrender(term, NAMING[target.kind], names=owned))
             ]
             report.count("records_pulled")
     new_base = dict(link.base)
