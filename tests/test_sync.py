@@ -268,3 +268,46 @@ def test_a_record_gone_from_a_full_export_is_withdrawn(
     damaged = target.push()
     assert damaged.counts.get("withdraw", 0) == 0
     assert any("not withdrawn" in note for note in damaged.notes)
+
+
+def test_conflict_listed_and_resolved_with_a_merged_value_from_the_command_line(
+    dspace_sandbox, tmp_path, data_dir, monkeypatch
+):
+    import json
+    import subprocess
+    import sys
+
+    target = DSpaceTarget(dspace_sandbox, tmp_path, data_dir, monkeypatch)
+    target.push()
+    set_title(target, by_control(target.items())["000101"], "Kitabi Dədə Qorqud : boylar")
+    edit_export(target, "dastanlar /", "oğuznamə /")
+    run_sync(target, tmp_path / "pulled")
+
+    def kitab(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "kitab", *args, "-c", str(target.config_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = kitab("conflicts", "--json")
+    assert listed.returncode == 0
+    (conflict,) = json.loads(listed.stdout)
+    assert conflict["record"].startswith("000101") and conflict["field"] == "dc.title"
+    assert conflict["repository"] == ["Kitabi Dədə Qorqud : boylar"]
+    merged = "Kitabi Dədə Qorqud : boylar və oğuznamə"
+    done = kitab("resolve", str(conflict["id"]), "--value", merged, "--by", "Aynur")
+    assert done.returncode == 0, done.stderr
+    stale = kitab("resolve", str(conflict["id"]), "--keep", "catalogue")
+    assert stale.returncode == 1 and "already resolved by Aynur" in stale.stderr
+    assert kitab("conflicts").stdout.strip() == "no open conflicts"
+
+    run_sync(target, tmp_path / "pulled-after")
+    item = by_control(target.items())["000101"]
+    assert target.values(item, "dc.title") == [merged]
+    record = pulled_records(tmp_path / "pulled-after")["000101"]
+    assert record.marc["245"].get_subfields("b") == ["boylar və oğuznamə /"]
+    target.sandbox.reset_stats()
+    run_sync(target, tmp_path / "pulled-quiet")
+    assert target.writes() == 0
