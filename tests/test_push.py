@@ -127,7 +127,7 @@ def test_outage_mid_push_retries_or_reports_and_the_next_run_finishes(target):
 
 
 def test_killed_push_resumes_without_duplicates(target):
-    target.sandbox.injector.plan.update({"latency_ms": 60})
+    target.sandbox.injector.plan.update({"latency_ms": 100})
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "kitab", "push", "-c", str(target.config_file), "-j", "2"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -136,7 +136,7 @@ def test_killed_push_resumes_without_duplicates(target):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert 0 < len(target.items()) < RECORDS + 1 or target.writes() >= 6
+    assert 0 < len(target.items()) < RECORDS + 1  # killed mid-push
     target.sandbox.injector.plan.update({"latency_ms": 0})
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
