@@ -7,7 +7,8 @@ Why it is built this way:
   are compared by checksum with what the item already holds, so none is uploaded twice.
 * An update reads the item first and writes only the fields the catalogue changed, keeping
   values the repository holds that kitab never wrote; a field that a cataloguer edited in the
-  repository *and* the catalogue changed is a conflict: it is reported and left as it is.
+  repository *and* the catalogue changed is a conflict, settled by the configured policy or
+  (``manual``) reported and left as it is on both sides.
 * One failing record never stops the batch: its error is recorded with the record's control
   number, and the state store is left so that the next run tries it again.
 """
@@ -33,7 +34,7 @@ class Outcome:
 
     key: str
     label: str
-    action: str  # create | update | unchanged | skip | resume
+    action: str  # create | update | unchanged | skip | resume | withdraw
     status: str  # ok | failed | conflict | skipped
     item_id: str | None = None
     item_url: str | None = None
