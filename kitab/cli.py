@@ -968,3 +968,67 @@ def serve(config_path: Path, port: int | None, host: str | None) -> None:
             sys.exit(EXIT_UNAVAILABLE)
         click.echo(f"OAI-PMH at {running.url} (waitress, read-only). Ctrl-C stops it.")
         running.wait()
+
+
+# --- web command ---
+
+
+@main.group(name="web", invoke_without_command=True)
+@config_option
+@click.option("--port", type=click.IntRange(0, 65535), help="Default: [web] port (8090).")
+@click.option("--host", help="Default: [web] host (127.0.0.1), reachable from this machine only.")
+@click.pass_context
+def web(ctx: click.Context, config_path: Path, port: int | None, host: str | None) -> None:
+    """The web pages for cataloguers: targets, runs, records, conflicts (until Ctrl-C).
+
+    Add people first with `kitab web adduser NAME --role viewer|cataloguer`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from kitab.sync.state import StateStore
+    from kitab.web.server import start
+    from kitab.web.users import UserStore
+
+    config = _load(config_path)
+    with StateStore(config.state_path) as store:
+        if not config.web.trusted_header and not UserStore(store).count():
+            click.echo(
+                "nobody can sign in yet: add a user with "
+                "`kitab web adduser NAME --role cataloguer`",
+                err=True,
+            )
+        try:
+            running = start(config, store, host=host, port=port)
+        except OSError as error:
+            click.echo(
+                f"cannot listen on {host or config.web.host}:{port}: {error.strerror}", err=True
+            )
+            sys.exit(EXIT_UNAVAILABLE)
+        click.echo(f"kitab web at {running.url} (waitress). Ctrl-C stops it.")
+        running.wait()
+
+
+@web.command("adduser")
+@config_option
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(["viewer", "cataloguer"]), required=True, help="What they may do."
+)
+def web_adduser(config_path: Path, name: str, role: str) -> None:
+    """Add a person who may sign in (or give them a new password or role).
+
+    The password is read from $KITAB_WEB_PASSWORD, or asked for; never given as an argument.
+    """
+    from kitab.sync.state import StateStore
+    from kitab.web.users import UserError, UserStore
+
+    config = _load(config_path)
+    password = os.environ.get("KITAB_WEB_PASSWORD") or click.prompt(
+        f"password for {name}", hide_input=True, confirmation_prompt=True
+    )
+    with StateStore(config.state_path) as store:
+        try:
+            created = UserStore(store).add(name, password, role)
+        except UserError as error:
+            raise click.UsageError(str(error)) from None
+    click.echo(f"{name}: {'added' if created else 'updated'} as {role}")

@@ -124,6 +124,21 @@ class SourceConfig:
     timeout: float = 60.0
 
 
+WEB_ROLES = ("viewer", "cataloguer")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """``[web]``: the cataloguers' web application (``kitab web``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    session_minutes: int = 60  # a session unused this long must log in again
+    timezone: str = "UTC"  # dates on the pages, e.g. "Asia/Baku", "Asia/Tashkent"
+    trusted_header: str | None = None  # set by an authenticating reverse proxy: no passwords
+    users: dict[str, str] = field(default_factory=dict)  # trusted-header user → role
+
+
 @dataclass(frozen=True)
 class Config:
     file: Path
@@ -136,6 +151,7 @@ class Config:
     conflict_policy: str = "manual"
     oai: OaiConfig = field(default_factory=OaiConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def state_dir(self) -> Path:
@@ -379,6 +395,41 @@ def _source(name: str, table: _Table) -> SourceConfig:
     return source
 
 
+def _web(table: _Table) -> WebConfig:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    port = table.get("port", int, WebConfig.port)
+    if not 0 <= port <= 65535:
+        raise table.error("port", f"expected 0 to 65535, got {port}")
+    minutes = table.get("session_minutes", int, WebConfig.session_minutes)
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise table.error("session_minutes", f"expected 1 to 10080, got {minutes}")
+    zone = table.get("timezone", str, WebConfig.timezone)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise table.error("timezone", f"not a time zone name like 'Asia/Baku': {zone!r}") from None
+    header = table.get("trusted_header", str)
+    if header is not None and not re.match(r"^[A-Za-z0-9-]+$", header):
+        raise table.error("trusted_header", f"not an HTTP header name: {header!r}")
+    users = table.get("users", dict, {})
+    for name, role in users.items():
+        if role not in WEB_ROLES:
+            raise table.error(
+                f"users.{name}", f"expected one of {', '.join(WEB_ROLES)}, got {role!r}"
+            )
+    config = WebConfig(
+        host=table.get("host", str, WebConfig.host),
+        port=port,
+        session_minutes=minutes,
+        timezone=zone,
+        trusted_header=header,
+        users=dict(users),
+    )
+    table.done()
+    return config
+
+
 def load_config(file: Path | str) -> Config:
     """Read and check kitab.toml; raises ConfigError naming the key at fault."""
     file = Path(file).resolve()
@@ -465,6 +516,8 @@ def load_config(file: Path | str) -> Config:
             raise ConfigError(
                 f"{file}: sources.{source.name}.target: no target named {source.target!r}"
             )
+    web_table = root.table("web")
+    web = _web(web_table) if web_table is not None else WebConfig()
     root.done()
     return Config(
         file=file,
@@ -477,4 +530,5 @@ def load_config(file: Path | str) -> Config:
         conflict_policy=conflict_policy,
         oai=oai,
         sources=sources,
+        web=web,
     )
