@@ -246,6 +246,18 @@ _DECODERS_BY_NAME: dict[str, Callable[[bytes], str]] = {
 }
 
 
+#: Decoders for which decoding fields joined by 0x1E equals joining the decoded fields: the
+#: codecs map 0x1E/0x1F to themselves and never make them part of a multibyte character, and
+#: NFC does not compose across a control character. A record in one of these is decoded in one
+#: call instead of one per field. MARC-8 and ISO 5426 carry escape state, so they stay per field.
+_WHOLE = frozenset(_DECODERS_BY_NAME[name] for name in (*_CODECS, ASCII, "ISO 646"))
+
+
+def decodes_whole(decode: Callable[[bytes], str]) -> bool:
+    """Whether ``decode`` may be given a whole data area (fields and terminators) at once."""
+    return decode in _WHOLE
+
+
 @cache
 def decoder_for(encoding: str) -> Callable[[bytes], str]:
     """A function turning one field's bytes into NFC text (0x1F delimiters kept)."""
