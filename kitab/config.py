@@ -109,6 +109,36 @@ class OaiConfig:
     links_from: tuple[str, ...] | None = None  # targets whose item URLs go in records (None: all)
 
 
+JOB_KINDS = ("push", "pull", "sync", "harvest", "export")
+EXPORT_FORMATS = ("marcxml", "iso2709")
+#: keys a job of each kind takes besides kind, schedule, every, timezone and lease_seconds
+JOB_KEYS = {
+    "push": ("target",),
+    "pull": ("target", "out"),
+    "sync": ("target", "out"),
+    "harvest": ("source",),
+    "export": ("out", "format"),
+}
+EVERY = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
+EVERY_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """``[jobs.NAME]``: one job ``kitab run NAME`` runs now and ``kitab daemon`` on schedule."""
+
+    name: str
+    kind: str  # push | pull | sync | harvest | export
+    target: str | None = None  # push, pull, sync
+    source: str | None = None  # harvest: a [sources.NAME]
+    out: Path | None = None  # pull/sync: folder for updated records; export: the file
+    format: str = "marcxml"  # export
+    schedule: str | None = None  # cron, 5 fields: minute hour day month weekday
+    every: float | None = None  # seconds between runs (instead of a cron schedule)
+    timezone: str | None = None  # of the cron schedule; None: the machine's
+    lease_seconds: float = 60.0  # a crashed run's claims are free again after this long
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """``[sources.NAME]``: an OAI-PMH source ``kitab harvest NAME`` reads incrementally."""
@@ -152,6 +182,7 @@ class Config:
     oai: OaiConfig = field(default_factory=OaiConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     web: WebConfig = field(default_factory=WebConfig)
+    jobs: dict[str, JobConfig] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -362,6 +393,79 @@ def _oai(table: _Table) -> OaiConfig:
     return config
 
 
+def _job(
+    name: str, table: _Table, targets: dict[str, TargetConfig], sources: dict[str, SourceConfig]
+) -> JobConfig:
+    """A job, checked against the targets and sources it names."""
+    kind = table.choice("kind", JOB_KINDS)
+    if kind is None:
+        raise table.error("kind", f"is required (one of {', '.join(JOB_KINDS)})")
+    for key in sorted(table.data):
+        kinds = [k for k, keys in JOB_KEYS.items() if key in keys]
+        if kinds and kind not in kinds:
+            raise table.error(key, f"not used by a {kind} job (only by {', '.join(kinds)})")
+    target = table.get("target", str)
+    if kind in ("push", "pull", "sync"):
+        if target is None:
+            raise table.error("target", f"is required (one of {', '.join(targets)})")
+        if target not in targets:
+            raise table.error("target", f"no target named {target!r}")
+    source = table.get("source", str)
+    if kind == "harvest":
+        if source is None:
+            raise table.error("source", "is required (a [sources.NAME] of this file)")
+        if source not in sources:
+            raise table.error("source", f"no source named {source!r}")
+    out = table.path("out", required=kind == "export")
+    schedule, every = table.get("schedule", str), table.get("every", str)
+    if schedule is not None and every is not None:
+        raise table.error("every", "give either schedule (cron) or every, not both")
+    zone = table.get("timezone", str)
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise table.error(
+                "timezone", f"not a time zone name like 'Asia/Baku': {zone!r}"
+            ) from None
+    if schedule is not None:
+        from kitab.service.cron import crontab_trigger
+
+        try:
+            crontab_trigger(schedule, zone or "UTC")
+        except ValueError as error:
+            raise table.error(
+                "schedule", f"not a cron schedule (minute hour day month weekday): {error}"
+            ) from None
+    seconds = None
+    if every is not None:
+        match = EVERY.match(every.strip())
+        if match is None or float(match[1]) * EVERY_UNITS[match[2]] < 1:
+            raise table.error(
+                "every", f"expected a period like '30s', '15m', '6h', '1d', got {every!r}"
+            )
+        seconds = float(match[1]) * EVERY_UNITS[match[2]]
+    lease = table.get("lease_seconds", (int, float), JobConfig.lease_seconds)
+    if not 1 <= lease <= 86400:
+        raise table.error("lease_seconds", f"expected 1 to 86400, got {lease}")
+    job = JobConfig(
+        name=name,
+        kind=kind,
+        target=target,
+        source=source,
+        out=out,
+        format=table.choice("format", EXPORT_FORMATS, JobConfig.format),
+        schedule=schedule,
+        every=seconds,
+        timezone=zone,
+        lease_seconds=float(lease),
+    )
+    table.done()
+    return job
+
+
 def _source(name: str, table: _Table) -> SourceConfig:
     url = table.require("url", str)
     if not re.match(r"^https?://", url):
@@ -518,6 +622,12 @@ def load_config(file: Path | str) -> Config:
             )
     web_table = root.table("web")
     web = _web(web_table) if web_table is not None else WebConfig()
+    jobs: dict[str, JobConfig] = {}
+    jobs_table = root.table("jobs")
+    if jobs_table is not None:
+        for name in list(jobs_table.data):
+            jobs[name] = _job(name, jobs_table.table(name), targets, sources)  # type: ignore[arg-type]
+        jobs_table.done()
     root.done()
     return Config(
         file=file,
@@ -531,4 +641,5 @@ def load_config(file: Path | str) -> Config:
         oai=oai,
         sources=sources,
         web=web,
+        jobs=jobs,
     )

@@ -6,6 +6,8 @@ caller through ``on_outcome``, once per record, from the worker threads.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from kitab.sync.setup import missing_fields
 from kitab.sync.state import StateStore
 from kitab.sync.targets import open_repository
 
+log = logging.getLogger(__name__)
+
 
 def observe(actions: Iterator[Action], report: RunReport) -> Iterator[Action]:
     """Pass actions through, noting what the report lists beside outcomes."""
@@ -31,6 +35,39 @@ def observe(actions: Iterator[Action], report: RunReport) -> Iterator[Action]:
         for gone in action.files.gone:
             report.files_left.append({"key": action.key, "record": action.label, "file": gone.name})
         yield action
+
+
+def log_outcome(target: str, outcome: Outcome, store: StateStore) -> None:
+    """One line per record for the administrator's log: which record, which item, what happened.
+
+    Writes at INFO, failures and conflicts at WARNING; records left as they were only at DEBUG,
+    so a nightly run over an unchanged catalogue does not bury the lines that matter.
+    """
+    if outcome.status == "failed" or outcome.conflicts:
+        level = logging.WARNING
+    elif outcome.action in ("unchanged", "skip"):
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    item = outcome.item_id
+    if item is None:  # records left alone carry no item: the link knows it
+        link = store.get_link(target, outcome.key)
+        item = link.item_id if link is not None else None
+    line = (
+        f"push target={target} record={json.dumps(outcome.label, ensure_ascii=False)} "
+        f"item={item or '-'} action={outcome.action} status={outcome.status}"
+    )
+    if outcome.fields:
+        line += f" fields={','.join(outcome.fields)}"
+    if outcome.files_sent:
+        line += f" files_sent={outcome.files_sent}"
+    if outcome.conflicts:
+        line += f" conflicts={','.join(c.field for c in outcome.conflicts)}"
+    if outcome.message:
+        line += f" message={json.dumps(outcome.message, ensure_ascii=False)}"
+    log.log(level, line)
 
 
 def push(
@@ -59,6 +96,7 @@ def push(
             report.conflict(outcome.key, outcome.label, conflict)
             conflicts.record(target.name, outcome.key, outcome.label, conflict)
         report.count("files_sent", outcome.files_sent)
+        log_outcome(target.name, outcome, store)
         on_outcome(outcome)
 
     try:
