@@ -354,6 +354,20 @@ def _load(config_path: Path):
         raise click.ClickException(str(error)) from None
 
 
+def _open_state(config):
+    """The state store kitab.toml names; an unreachable database or a missing password is a
+    message and exit 3, never a traceback."""
+    from kitab.connectors.secrets import MissingSecret
+    from kitab.sync.db import StateDatabaseError
+    from kitab.sync.state import StateStore
+
+    try:
+        return StateStore.open(config)
+    except (StateDatabaseError, MissingSecret) as error:
+        click.echo(f"kitab: state store: {error}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
 def _show_values(values) -> str:
     shown = " | ".join(v.value + (f" @{v.language}" if v.language else "") for v in values)
     return f'"{shown}"' if values else "(none)"
@@ -420,12 +434,11 @@ def plan(config_path: Path, target: str | None, as_json: bool, show_all: bool) -
 
     from kitab.sync.plan import ActionKind, finish_reading, planner_for
     from kitab.sync.report import RunReport
-    from kitab.sync.state import StateStore
 
     config = _load(config_path)
     result = {}
     failed = False
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         for target_config in config.target(target):
             planner = planner_for(config, target_config, store)
             counts: Counter[str] = Counter()
@@ -475,12 +488,11 @@ def push(config_path: Path, target: str | None, as_json: bool, concurrency: int 
     from kitab.connectors.base import AuthError, Rejected, Unavailable
     from kitab.connectors.secrets import MissingSecret
     from kitab.sync.engine import push as push_target
-    from kitab.sync.state import StateStore
 
     config = _load(config_path)
     reports = []
     code = EXIT_OK
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         for target_config in config.target(target):
             progress = _Progress(enabled=not as_json, label=f"push → {target_config.name}")
             try:
@@ -520,11 +532,10 @@ def relink(config_path: Path, target: str, as_json: bool) -> None:
     """Rebuild the record ↔ item links from the identities stored in the repository."""
     from kitab.connectors.base import AuthError, Unavailable
     from kitab.sync.relink import relink as relink_target
-    from kitab.sync.state import StateStore
 
     config = _load(config_path)
     (target_config,) = config.target(target)
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         try:
             report = relink_target(config, target_config, store)
         except (AuthError, Unavailable) as error:
@@ -579,11 +590,10 @@ def _run_per_target(config, target: str | None, job, as_json: bool) -> None:
     """Run ``job(target_config, store) -> [reports]`` per target; print; exit by outcome."""
     from kitab.connectors.base import AuthError, RepositoryError, Unavailable
     from kitab.connectors.secrets import MissingSecret
-    from kitab.sync.state import StateStore
 
     reports = []
     code = EXIT_OK
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         for target_config in config.target(target):
             try:
                 produced = job(target_config, store)
@@ -669,10 +679,9 @@ def sync_command(
 def conflicts(config_path: Path, target: str | None, as_json: bool) -> None:
     """List the fields changed on both sides that wait for a cataloguer's decision."""
     from kitab.sync.conflicts import ConflictStore
-    from kitab.sync.state import StateStore
 
     config = _load(config_path)
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         found = ConflictStore(store).open(target)
     if as_json:
         click.echo(
@@ -720,13 +729,12 @@ def resolve(
     from kitab.connectors.base import RepositoryError
     from kitab.model import Value
     from kitab.sync.conflicts import ConflictError, ConflictStore
-    from kitab.sync.state import StateStore
     from kitab.sync.targets import open_repository
 
     if bool(keep) == bool(values):
         raise click.UsageError("give either --keep catalogue|repository or --value TEXT")
     config = _load(config_path)
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         conflicts_store = ConflictStore(store)
         repository = None
         try:
@@ -864,9 +872,10 @@ def harvest(
                     }
                 )
             jobs.append((base, out or configured[name].out, configured[name].target))
-    state_path = config.state_path if config is not None else Path(".kitab/state.sqlite")
     results, code = [], EXIT_OK
-    with StateStore(state_path) as state:
+    with (
+        _open_state(config) if config is not None else StateStore(Path(".kitab/state.sqlite"))
+    ) as state:
         for job_source, job_out, target in jobs:
             try:
                 job = run(
@@ -940,7 +949,6 @@ def _print_harvest(job) -> None:
 def serve(config_path: Path, port: int | None, host: str | None) -> None:
     """Serve the catalogue over OAI-PMH 2.0 at /oai (read-only) until Ctrl-C."""
     from kitab.harvest.server import start
-    from kitab.sync.state import StateStore
 
     config = _load(config_path)
     if not config.catalogue.path.exists():
@@ -958,7 +966,7 @@ def serve(config_path: Path, port: int | None, host: str | None) -> None:
         for problem in report.problems:
             click.echo(f"  skipped {problem}")
 
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         try:
             running = start(config, store, host=host, port=port, on_refresh=refreshed)
         except OSError as error:
@@ -985,12 +993,11 @@ def web(ctx: click.Context, config_path: Path, port: int | None, host: str | Non
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kitab.sync.state import StateStore
     from kitab.web.server import start
     from kitab.web.users import UserStore
 
     config = _load(config_path)
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         if not config.web.trusted_header and not UserStore(store).count():
             click.echo(
                 "nobody can sign in yet: add a user with "
@@ -1019,14 +1026,13 @@ def web_adduser(config_path: Path, name: str, role: str) -> None:
 
     The password is read from $KITAB_WEB_PASSWORD, or asked for; never given as an argument.
     """
-    from kitab.sync.state import StateStore
     from kitab.web.users import UserError, UserStore
 
     config = _load(config_path)
     password = os.environ.get("KITAB_WEB_PASSWORD") or click.prompt(
         f"password for {name}", hide_input=True, confirmation_prompt=True
     )
-    with StateStore(config.state_path) as store:
+    with _open_state(config) as store:
         try:
             created = UserStore(store).add(name, password, role)
         except UserError as error:

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kitab.connectors.secrets import SecretSource
 
@@ -178,6 +179,8 @@ class Config:
     rights: tuple[RightsRule, ...] = ()
     concurrency: int = 4
     state_path: Path = field(default=Path(".kitab/state.sqlite"))
+    state_url: str | None = None  # [state] url: PostgreSQL shared by several workers
+    state_password: SecretSource | None = None
     conflict_policy: str = "manual"
     oai: OaiConfig = field(default_factory=OaiConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
@@ -534,6 +537,25 @@ def _web(table: _Table) -> WebConfig:
     return config
 
 
+def _state_url(table: _Table) -> tuple[str | None, SecretSource | None]:
+    """``[state] url`` names a PostgreSQL server; its password comes from password_env or
+    password_file (or libpq's own PGPASSWORD and ~/.pgpass), never from the URL itself."""
+    url = table.get("url", str)
+    password = table.secret("password", "PostgreSQL password of the state store")
+    if url is None:
+        if password is not None:
+            raise table.error("password_env", "only a PostgreSQL [state] url takes a password")
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise table.error("url", f"expected a postgresql:// URL, got {parts.scheme or url!r}")
+    if parts.password is not None or "password=" in parts.query:
+        raise table.error(
+            "url", "secrets do not belong in kitab.toml: use password_env or password_file"
+        )
+    return url, password
+
+
 def load_config(file: Path | str) -> Config:
     """Read and check kitab.toml; raises ConfigError naming the key at fault."""
     file = Path(file).resolve()
@@ -592,9 +614,14 @@ def load_config(file: Path | str) -> Config:
         rights.append(RightsRule(_condition(when), files=files, item=item))
 
     state_path = file.parent / ".kitab" / "state.sqlite"
+    state_url, state_password = None, None
     state_table = root.table("state")
     if state_table is not None:
-        state_path = state_table.path("path") or state_path
+        given_path = state_table.path("path")
+        state_path = given_path or state_path
+        state_url, state_password = _state_url(state_table)
+        if given_path is not None and state_url is not None:
+            raise state_table.error("url", "give path (SQLite) or url (PostgreSQL), not both")
         state_table.done()
 
     concurrency = 4
@@ -637,6 +664,8 @@ def load_config(file: Path | str) -> Config:
         rights=tuple(rights),
         concurrency=concurrency,
         state_path=state_path,
+        state_url=state_url,
+        state_password=state_password,
         conflict_policy=conflict_policy,
         oai=oai,
         sources=sources,

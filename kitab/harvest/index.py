@@ -26,6 +26,7 @@ from kitab.config import Config
 from kitab.harvest.disseminate import Link, dc_xml, native_xml
 from kitab.mappings import Crosswalk, default_crosswalk, load_crosswalk, map_record
 from kitab.model import Flavour, Record
+from kitab.sync.db import upsert_sql
 from kitab.sync.rules import holds, rights
 from kitab.sync.state import MIGRATIONS, StateStore
 
@@ -117,7 +118,7 @@ class ProviderIndex:
         return rows[0][0] if rows else None
 
     def set_meta(self, name: str, value: str) -> None:
-        self.store.execute("INSERT OR REPLACE INTO oai_meta VALUES (?, ?)", (name, value))
+        self.store.upsert("oai_meta", {"name": name, "value": value}, key=("name",))
 
     # -- the pass over the catalogue ---------------------------------------------------------
 
@@ -239,22 +240,24 @@ class ProviderIndex:
                     report.added += 1
                 else:
                     report.changed += 1
-                db.execute(
-                    "INSERT OR REPLACE INTO oai_records VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.key,
-                        now,
-                        str(record.flavour),
-                        sets,
-                        digest,
-                        zlib.compress(native),
-                        zlib.compress(dc),
-                        generation,
-                    ),
+                db.upsert(
+                    "oai_records",
+                    {
+                        "key": record.key,
+                        "datestamp": now,
+                        "deleted": 0,
+                        "flavour": str(record.flavour),
+                        "sets": sets,
+                        "hash": digest,
+                        "native": zlib.compress(native),
+                        "dc": zlib.compress(dc),
+                        "generation": generation,
+                    },
+                    key=("key",),
                 )
                 db.execute("DELETE FROM oai_files WHERE key = ?", (record.key,))
                 db.executemany(
-                    "INSERT OR REPLACE INTO oai_files VALUES (?, ?)",
+                    upsert_sql("oai_files", ("path", "key"), ("path",)),
                     [(path, record.key) for path in files],
                 )
 

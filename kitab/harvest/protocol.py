@@ -307,7 +307,7 @@ class Protocol:
         return tokens.ListState(**{**_fields(state), "total": total})
 
     def _filters(self, fmt: Format, state: tokens.ListState) -> tuple[str, list[object]]:
-        where, params = ["1"], []
+        where, params = ["1 = 1"], []
         if fmt.flavour is not None:
             where.append("flavour = ?")
             params.append(fmt.flavour)

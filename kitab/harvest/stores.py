@@ -136,17 +136,18 @@ class RecordStore:
                 kind, payload = row[2], row[3]  # keep the last known content
             if row is not None and row == (record.datestamp, int(record.deleted), kind, payload):
                 return "unchanged"  # delivered again by an overlapping or restarted list
-            db.execute(
-                "INSERT OR REPLACE INTO harvest_records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.name,
-                    record.identifier,
-                    record.datestamp,
-                    int(record.deleted),
-                    " ".join(record.sets),
-                    kind,
-                    payload,
-                ),
+            db.upsert(
+                "harvest_records",
+                {
+                    "store": self.name,
+                    "identifier": record.identifier,
+                    "datestamp": record.datestamp,
+                    "deleted": int(record.deleted),
+                    "sets": " ".join(record.sets),
+                    "kind": kind,
+                    "payload": payload,
+                },
+                key=("store", "identifier"),
             )
         if record.deleted:
             return "deleted"

@@ -72,12 +72,11 @@ class ConflictStore:
                     (*values, row[0]),
                 )
                 return row[0]
-            cursor = db.execute(
+            return db.insert(
                 "INSERT INTO conflicts (target, key, field, label, base, catalogue, repository, "
                 "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (target, key, conflict.field, *values, utcnow()),
             )
-            return cursor.lastrowid or 0
 
     def open(self, target: str | None = None) -> list[OpenConflict]:
         sql = f"SELECT {_COLUMNS} FROM conflicts WHERE resolved_at IS NULL"

@@ -213,16 +213,17 @@ def _list_changes(
         report.count("items_checked")
         if remote.withdrawn:
             report.notes.append(f"{remote.key}: item {remote.id} was withdrawn in the repository")
-        store.execute(
-            "INSERT OR REPLACE INTO pull_scratch VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                target,
-                remote.key,
-                remote.id,
-                metadata_to_json(remote.metadata),
-                int(remote.withdrawn),
-                int(remote.public),
-            ),
+        store.upsert(
+            "pull_scratch",
+            {
+                "target": target,
+                "key": remote.key,
+                "item_id": remote.id,
+                "metadata": metadata_to_json(remote.metadata),
+                "withdrawn": int(remote.withdrawn),
+                "public": int(remote.public),
+            },
+            key=("target", "key"),
         )
     return newest
 

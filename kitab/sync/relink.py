@@ -117,17 +117,18 @@ def _list_repository(
         report.count("items_listed")
         if remote.key is None:
             continue
-        store.execute(
-            "INSERT OR REPLACE INTO relink_scratch VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                target,
-                remote.key,
-                remote.id,
-                remote.url,
-                int(remote.public),
-                metadata_to_json(remote.metadata),
-                _files_json(remote),
-            ),
+        store.upsert(
+            "relink_scratch",
+            {
+                "target": target,
+                "key": remote.key,
+                "item_id": remote.id,
+                "item_url": remote.url,
+                "public": int(remote.public),
+                "metadata": metadata_to_json(remote.metadata),
+                "files": _files_json(remote),
+            },
+            key=("target", "key"),
         )
 
 

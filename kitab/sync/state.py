@@ -4,26 +4,39 @@ Per target it keeps the link record ↔ item, the hash of the metadata last push
 pushed with their checksums, the last synced metadata (the *base* of the three-way merge), a
 write-ahead journal of remote writes, watermarks for incremental reads, and the history of runs.
 
-It is a real SQLite file by default (WAL mode, so ``kitab serve`` can read while a push writes).
-The schema is versioned: each room that needs tables registers numbered migrations under its own
-component name, and opening a store applies whatever is missing, so an old state file is
+It is a real SQLite file by default (WAL mode, so ``kitab serve`` can read while a push writes),
+or a PostgreSQL database (``[state] url``) that several ``kitab daemon`` workers on different
+machines share; kitab.sync.db makes up the differences between the two.
+
+The schema is versioned: each room that needs tables registers numbered migrations under its
+own component name, and opening a store applies whatever is missing, so an old state file is
 upgraded in place rather than rebuilt.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitab.model import Metadata, Value
+from kitab.sync.claims import PostgresClaims, SqliteClaims
+from kitab.sync.db import (
+    Connection,
+    PostgresBackend,
+    SqliteBackend,
+    ddl_for_postgres,
+    is_url,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from kitab.config import Config
+
+__all__ = ["MIGRATIONS", "JournalEntry", "Link", "Run", "StateStore", "SyncedFile", "utcnow"]
 
 #: component → ordered migrations (each a list of SQL statements). Append, never edit: a
 #: migration that has run on a library's state file must stay as it was.
@@ -104,6 +117,11 @@ MIGRATIONS: dict[str, list[list[str]]] = {
                 expires_at REAL NOT NULL,
                 claimed_at TEXT NOT NULL)""",
         ],
+        [
+            # On PostgreSQL a holder also takes a session advisory lock on the claim and says
+            # so here, so a holder whose session died frees its claim at once (claims.py).
+            "ALTER TABLE claims ADD COLUMN locked INTEGER NOT NULL DEFAULT 0",
+        ],
     ],
 }
 
@@ -111,15 +129,6 @@ MIGRATIONS: dict[str, list[list[str]]] = {
 _LINK_COLUMNS = (
     "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, catalogue_base"
 )
-
-
-_INSERT_COLUMNS = (
-    "target, key, item_id, item_url, metadata_hash, base, files, public, updated_at, catalogue_base"
-)
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def metadata_to_json(metadata: Metadata) -> str:
@@ -194,21 +203,48 @@ class Run:
 
 
 class StateStore:
-    """SQLite-backed state. Safe to share between the threads of one run."""
+    """The state, on SQLite (a path) or PostgreSQL (a ``postgresql://`` URL).
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._lock = threading.RLock()
-        self.migrate()
+    Safe to share between the threads of one run; on PostgreSQL also between processes and
+    machines. ``password`` is for a URL's server and comes from the environment, never the URL.
+    """
+
+    def __init__(
+        self, location: Path | str, *, password: str | None = None, pool_size: int = 8
+    ) -> None:
+        self._backend: SqliteBackend | PostgresBackend
+        self._claims: SqliteClaims | PostgresClaims
+        if is_url(location):
+            self.path: Path | None = None
+            self._backend = PostgresBackend(str(location), password=password, pool_size=pool_size)
+            self._claims = PostgresClaims(self._backend)
+        else:
+            self.path = Path(location)
+            self._backend = SqliteBackend(self.path)
+            self._claims = SqliteClaims(self._backend)
+        #: where the state lives, for messages (a URL without its password)
+        self.where = self._backend.where
+        try:
+            self.migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, config: Config) -> StateStore:
+        """The store kitab.toml names: ``[state] url`` (PostgreSQL) or ``path`` (SQLite)."""
+        if config.state_url is None:
+            return cls(config.state_path)
+        password = config.state_password.read() if config.state_password is not None else None
+        return cls(config.state_url, password=password, pool_size=config.concurrency + 2)
+
+    @property
+    def postgres(self) -> bool:
+        return self._backend.postgres
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._claims.close()
+        self._backend.close()
 
     def __enter__(self) -> StateStore:
         return self
@@ -219,29 +255,41 @@ class StateStore:
     # -- plumbing -------------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of writes (BEGIN IMMEDIATE: writers queue instead of failing)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic unit of writes; writers queue for each other instead of failing
+        (BEGIN IMMEDIATE on SQLite, a store-wide advisory lock on PostgreSQL)."""
+        with self._backend.transaction() as db:
+            yield db
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        with self._backend.statement() as db:
+            return [tuple(row) for row in db.execute(sql, params).fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write statement in its own transaction; returns lastrowid."""
-        with self.transaction() as db:
-            return db.execute(sql, params).lastrowid or 0
+        """Run one write statement on its own; returns how many rows it changed."""
+        if self._backend.postgres:
+            with self._backend.statement() as db:
+                return db.execute(sql, params).rowcount
+        with self._backend.transaction() as db:
+            return db.execute(sql, params).rowcount
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT into a table with an ``id`` column; returns the new id."""
+        with self._backend.transaction() as db:
+            return db.insert(sql, params)
+
+    def upsert(self, table: str, row: dict[str, Any], key: Sequence[str]) -> None:
+        """Insert ``row``, or replace the row with the same ``key`` columns."""
+        if self._backend.postgres:
+            with self._backend.statement() as db:
+                db.upsert(table, row, key)
+            return
+        with self._backend.transaction() as db:
+            db.upsert(table, row, key)
 
     def migrate(self) -> None:
-        """Bring every registered component's tables up to date."""
-        with self.transaction() as db:
+        """Bring every registered component's tables up to date (one worker at a time)."""
+        with self._backend.migration() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions "
                 "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -253,16 +301,19 @@ class StateStore:
                 current = row[0] if row else 0
                 if current > len(steps):
                     raise RuntimeError(
-                        f"{self.path} was written by a newer kitab "
+                        f"{self.where} was written by a newer kitab "
                         f"({component} schema {current}, this one knows {len(steps)})"
                     )
                 for statements in steps[current:]:
                     for statement in statements:
-                        db.execute(statement)
+                        db.execute(
+                            ddl_for_postgres(statement) if self._backend.postgres else statement
+                        )
                 if len(steps) != current:
-                    db.execute(
-                        "INSERT OR REPLACE INTO schema_versions VALUES (?, ?)",
-                        (component, len(steps)),
+                    db.upsert(
+                        "schema_versions",
+                        {"component": component, "version": len(steps)},
+                        key=("component",),
                     )
 
     def schema_version(self, component: str = "sync") -> int:
@@ -308,20 +359,22 @@ class StateStore:
         files = json.dumps(
             [[f.name, f.remote_id, f.checksum, f.size] for f in link.files], ensure_ascii=False
         )
-        self.execute(
-            f"INSERT OR REPLACE INTO links ({_INSERT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-            (
-                link.target,
-                link.key,
-                link.item_id,
-                link.item_url,
-                link.metadata_hash,
-                metadata_to_json(link.base),
-                files,
-                int(link.public),
-                link.updated_at,
-                None if link.catalogue_base is None else metadata_to_json(link.catalogue_base),
-            ),
+        cat = link.catalogue_base
+        self.upsert(
+            "links",
+            {
+                "target": link.target,
+                "key": link.key,
+                "item_id": link.item_id,
+                "item_url": link.item_url,
+                "metadata_hash": link.metadata_hash,
+                "base": metadata_to_json(link.base),
+                "files": files,
+                "public": int(link.public),
+                "updated_at": link.updated_at,
+                "catalogue_base": None if cat is None else metadata_to_json(cat),
+            },
+            key=("target", "key"),
         )
 
     def delete_link(self, target: str, key: str) -> None:
@@ -334,7 +387,7 @@ class StateStore:
     ) -> int:
         """Record what is about to be written remotely, before writing it."""
         now = utcnow()
-        return self.execute(
+        return self.insert(
             "INSERT INTO journal (run_id, target, key, action, status, detail, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, 'intent', ?, ?, ?)",
             (run_id, target, key, action, json.dumps(detail, ensure_ascii=False), now, now),
@@ -362,7 +415,7 @@ class StateStore:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(self, job: str, target: str | None) -> int:
-        return self.execute(
+        return self.insert(
             "INSERT INTO runs (job, target, started_at) VALUES (?, ?, ?)", (job, target, utcnow())
         )
 
@@ -397,40 +450,20 @@ class StateStore:
     # -- claims (no two runs of a job or against a target at once) ---------------------------
 
     def claim(self, name: str, owner: str, ttl: float) -> bool:
-        """Take the claim ``name`` for ``ttl`` seconds if it is free, expired or already ours."""
-        now = time.time()
-        with self.transaction() as db:
-            row = db.execute(
-                "SELECT owner, expires_at FROM claims WHERE name = ?", (name,)
-            ).fetchone()
-            if row is not None and row[0] != owner and row[1] > now:
-                return False
-            db.execute(
-                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
-                (name, owner, now + ttl, utcnow()),
-            )
-            return True
+        """Take the claim ``name`` for ``ttl`` seconds if it is free, expired or already ours
+        (on PostgreSQL also when its holder's session has died); atomic between workers."""
+        return self._claims.claim(name, owner, ttl)
 
     def renew(self, name: str, owner: str, ttl: float) -> bool:
         """Extend a claim we hold; False when it was lost (expired and taken by another)."""
-        with self.transaction() as db:
-            changed = db.execute(
-                "UPDATE claims SET expires_at = ? WHERE name = ? AND owner = ?",
-                (time.time() + ttl, name, owner),
-            ).rowcount
-        return bool(changed)
+        return self._claims.renew(name, owner, ttl)
 
     def release(self, name: str, owner: str) -> None:
-        self.execute("DELETE FROM claims WHERE name = ? AND owner = ?", (name, owner))
+        self._claims.release(name, owner)
 
     def claims(self) -> list[tuple[str, str, float]]:
         """Live claims: (name, owner, seconds left)."""
-        now = time.time()
-        return [
-            (name, owner, expires - now)
-            for name, owner, expires in self.query("SELECT name, owner, expires_at FROM claims")
-            if expires > now
-        ]
+        return self._claims.live()
 
     # -- watermarks -----------------------------------------------------------------------------
 
@@ -439,7 +472,9 @@ class StateStore:
         return rows[0][0] if rows else None
 
     def set_watermark(self, scope: str, value: str) -> None:
-        self.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)", (scope, value, utcnow()))
+        self.upsert(
+            "watermarks", {"scope": scope, "value": value, "updated_at": utcnow()}, key=("scope",)
+        )
 
     # -- file checksum cache --------------------------------------------------------------------
 
@@ -454,9 +489,16 @@ class StateStore:
 
     def remember_checksums(self, path: Path, md5: str, sha256: str) -> None:
         stat = path.stat()
-        self.execute(
-            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?)",
-            (str(path), stat.st_size, stat.st_mtime_ns, md5, sha256),
+        self.upsert(
+            "file_hashes",
+            {
+                "path": str(path),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "md5": md5,
+                "sha256": sha256,
+            },
+            key=("path",),
         )
 
 
