@@ -8,6 +8,7 @@ not be reached or refused us.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,8 +25,25 @@ EXIT_UNAVAILABLE = 3
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kitab")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    envvar="KITAB_LOG_LEVEL",
+    help="Log lines at this level and above (default WARNING; INFO for the daemon).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KITAB_LOG_FILE",
+    help="Log to this file, rotated at 10 MiB (5 kept), instead of standard error.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None, log_file: Path | None) -> None:
     """Keep a library's MARC catalogue and its DSpace or Omeka S repository in step."""
+    from kitab.service.logs import configure_logging
+
+    configure_logging(log_level, log_file)
+    ctx.meta["kitab.log_level"] = log_level
 
 
 @main.group()
@@ -807,6 +825,166 @@ def _print_summary(report) -> None:
         click.echo(f"  {note}")
     if report.path:
         click.echo(f"  report: {report.path}")
+
+
+# --- service commands (run, daemon, status) ---
+
+
+def _service_config(config_path: Path):
+    """The configuration, with its secret values taught to the log scrubber."""
+    from kitab.service.logs import register_secrets
+
+    config = _load(config_path)
+    register_secrets(config)
+    return config
+
+
+#: exit code per job outcome: a skipped run (another holds the claim) is not an error
+RUN_EXIT = {"ok": EXIT_OK, "skipped": EXIT_OK, "conflicts": EXIT_FAILURES, "failed": EXIT_FAILURES}
+
+
+@main.command(name="run")
+@config_option
+@json_option
+@click.argument("job_name", metavar="JOB")
+def run_command(config_path: Path, job_name: str, as_json: bool) -> None:
+    """Run one job of kitab.toml ([jobs.JOB]) now, unless a run of it or on its target is going.
+
+    Exit 0 when it went well or was skipped (already running), 1 when records failed or
+    conflicts wait, 3 when the repository or source could not be reached or refused us.
+    """
+    from kitab.service.jobs import run_job
+
+    config = _service_config(config_path)
+    if job_name not in config.jobs:
+        known = ", ".join(config.jobs) or "none configured"
+        raise click.BadParameter(f"no job named {job_name!r} (jobs: {known})", param_hint="JOB")
+    with _open_state(config) as store:
+        run = run_job(config, job_name, store)
+    if as_json:
+        click.echo(json.dumps(run.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_job_run(run)
+    sys.exit(RUN_EXIT.get(run.outcome, EXIT_UNAVAILABLE))
+
+
+def _print_job_run(run) -> None:
+    where = f" → {run.target}" if run.target else ""
+    click.echo(f"{run.job} ({run.kind}{where}): {run.outcome}")
+    for part, counts in run.counts.items():
+        shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
+        click.echo(f"  {part}: {shown}")
+    if run.message:
+        click.echo(f"  {run.message}")
+    for failure in run.failures:
+        click.echo(f"  failed {failure['record'] or failure['part']}: {failure['error']}")
+    for report in run.reports:
+        click.echo(f"  report: {report}")
+
+
+@main.command()
+@config_option
+@click.pass_context
+def daemon(ctx: click.Context, config_path: Path) -> None:
+    """Run the scheduled jobs of kitab.toml until SIGTERM or Ctrl-C.
+
+    The first signal lets running jobs finish; a second one stops at once (the jobs are recorded
+    as interrupted and resume safely next time). Logs at INFO unless --log-level says otherwise.
+    """
+    from kitab.service.logs import set_level
+    from kitab.service.scheduler import Daemon, DaemonError
+
+    if ctx.meta.get("kitab.log_level") is None:
+        set_level("INFO")
+    config = _service_config(config_path)
+    with _open_state(config) as store:
+        try:
+            service = Daemon(config, store)
+        except DaemonError as error:
+            raise click.UsageError(str(error)) from None
+        finished = service.run()
+    if not finished:  # abandoned runs' threads must not hold the process open
+        logging.shutdown()
+        os._exit(EXIT_OK)
+
+
+@main.command()
+@config_option
+@target_option
+@json_option
+@click.option("--no-pending", is_flag=True, help="Skip planning (faster on huge catalogues).")
+def status(config_path: Path, target: str | None, as_json: bool, no_pending: bool) -> None:
+    """Per target: last runs, items linked, changes pending, conflicts, failures, claims."""
+    from kitab.config import ConfigError
+    from kitab.service.status import gather_status
+
+    config = _load(config_path)
+    with _open_state(config) as store:
+        try:
+            found = gather_status(config, store, target=target, pending=not no_pending)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for t in found.targets:
+        _print_target_status(t)
+    for job in found.other_jobs:
+        click.echo(_job_line(job))
+    others = [c for c in found.claims if not any(c in t.claims for t in found.targets)]
+    for claim in others:
+        click.echo(f"claim {claim.name}: {claim.owner} ({claim.seconds_left:.0f}s left)")
+
+
+def _job_line(job) -> str:
+    schedule = job.schedule or "by hand"
+    head = f"  job {job.name} ({job.kind}, {schedule})"
+    if job.next_run:
+        head += f", next {job.next_run}"
+    last = job.last_run
+    if last is None:
+        return head + ": never run"
+    line = f"{head}: last {last.started_at} {last.outcome}"
+    shown = "; ".join(
+        f"{part} " + ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
+        for part, c in last.counts.items()
+    )
+    if shown:
+        line += f" ({shown})"
+    if last.message:
+        line += f"\n      {last.message}"
+    return line
+
+
+def _print_target_status(t) -> None:
+    click.echo(f"== {t.name} ({t.kind})")
+    click.echo(f"  items linked: {t.items_linked}")
+    if t.pending is not None:
+        if t.pending.error:
+            click.echo(f"  changes pending: unknown ({t.pending.error})")
+        else:
+            detail = ", ".join(f"{n} {k}" for k, n in t.pending.by_action.items())
+            click.echo(
+                f"  changes pending: {t.pending.changes}" + (f" ({detail})" if detail else "")
+            )
+            if t.pending.bad_records:
+                click.echo(f"  unreadable records in the catalogue: {t.pending.bad_records}")
+    click.echo(f"  unresolved conflicts: {len(t.conflicts)}")
+    for c in t.conflicts:
+        click.echo(f"    #{c.id} {c.label} {c.field}")
+    for job in t.jobs:
+        click.echo(_job_line(job))
+    for run in t.last_runs:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(run.counts.items()))
+        outcome = run.outcome or "did not finish"
+        click.echo(
+            f"  last {run.job}: {run.started_at} {outcome}" + (f" ({counts})" if counts else "")
+        )
+    for failure in t.failures:
+        click.echo(f"    failed {failure['record']}: {failure['error']}")
+    for claim in t.claims:
+        since = f" since {claim.since}" if claim.since else ""
+        click.echo(f"  running: {claim.name} by {claim.owner}{since}")
 
 
 # --- OAI-PMH commands (harvest, serve) ---

@@ -1,0 +1,439 @@
+"""Jobs against the sandboxes over HTTP: `kitab run`, claims between processes, the daemon,
+`kitab status`, and the log an administrator reads.
+
+The secrets here are unusual strings on purpose, so that finding one in a log file means a leak
+and not a coincidence with a word like "kitab".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from lxml import etree
+from targets import EXAMPLES, RECORDS, make_catalogue
+
+from kitab.cli import main
+from kitab.config import load_config
+from kitab.service.history import History
+from kitab.sync.state import StateStore
+
+SECRETS = {
+    "KITAB_SVC_DSPACE_PASSWORD": "dsp-Pw-7Q2v9xL",
+    "KITAB_SVC_OMEKA_ID": "omk-Id-K4c8rT",
+    "KITAB_SVC_OMEKA_CREDENTIAL": "omk-Cred-Z3x6wB",
+}
+BROKEN = "broken-marc21-invalid-utf8-ruby.marc"  # one record, 000039829, bad UTF-8 in 245
+ITEMS = RECORDS + 1  # the items the sample catalogue makes (see tests/targets.py)
+MARC = "{http://www.loc.gov/MARC21/slim}"
+
+
+@pytest.fixture
+def omeka(tmp_path):
+    from kitab.sandbox.omeka import start
+
+    sandbox = start(
+        tmp_path / "omeka",
+        key_identity=SECRETS["KITAB_SVC_OMEKA_ID"],
+        key_credential=SECRETS["KITAB_SVC_OMEKA_CREDENTIAL"],
+    )
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def dspace(tmp_path):
+    from kitab.sandbox.dspace import start
+
+    sandbox = start(tmp_path / "dspace", admin_password=SECRETS["KITAB_SVC_DSPACE_PASSWORD"])
+    yield sandbox
+    sandbox.stop()
+
+
+def omeka_target(sandbox) -> str:
+    return f"""[targets.district]
+kind = "omeka"
+url = "{sandbox.url}"
+key_identity_env = "KITAB_SVC_OMEKA_ID"
+key_credential_env = "KITAB_SVC_OMEKA_CREDENTIAL"
+item_set = {sandbox.item_set_id}
+"""
+
+
+def dspace_target(sandbox) -> str:
+    return f"""[targets.district]
+kind = "dspace"
+url = "{sandbox.url}"
+collection = "{sandbox.collection_handle}"
+user = "admin@example.org"
+password_env = "KITAB_SVC_DSPACE_PASSWORD"
+"""
+
+
+def project(tmp_path: Path, data_dir: Path, target: str, jobs: str, *, broken=False) -> Path:
+    """A kitab.toml over a copy of the sample catalogue, set up as an administrator would."""
+    catalogue = make_catalogue(tmp_path, data_dir)
+    if broken:
+        (catalogue / BROKEN).write_bytes((data_dir / BROKEN).read_bytes())
+    file = tmp_path / "kitab.toml"
+    file.write_text(
+        f"""[catalogue]
+path = "exports"
+[scans]
+path = "{EXAMPLES / "scans"}"
+match = ["control-number", "856"]
+{target}
+{jobs}""",
+        encoding="utf-8",
+    )
+    result = kitab("setup", "-c", file, "--apply")
+    assert result.exit_code == 0, result.output
+    return file
+
+
+def kitab(*args, env=None):
+    """The CLI in this process (standard output and error apart)."""
+    return CliRunner().invoke(main, [str(a) for a in args], env={**SECRETS, **(env or {})})
+
+
+def spawn(*args) -> subprocess.Popen:
+    env = {**os.environ, **SECRETS, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "kitab", *(str(a) for a in args)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def store_of(file: Path) -> StateStore:
+    return StateStore(load_config(file).state_path)
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def omeka_items(sandbox) -> dict[str, dict]:
+    """Items by control number, read over the raw REST API; one item per record."""
+    keys = {
+        "key_identity": SECRETS["KITAB_SVC_OMEKA_ID"],
+        "key_credential": SECRETS["KITAB_SVC_OMEKA_CREDENTIAL"],
+    }
+    found: dict[str, dict] = {}
+    page = 1
+    while batch := requests.get(
+        f"{sandbox.url}/api/items", params={**keys, "per_page": 100, "page": page}
+    ).json():
+        for item in batch:
+            for value in item.get("dcterms:identifier", []):
+                if str(value.get("@value", "")).startswith("kitab:"):
+                    control = value["@value"].rsplit(":", 1)[-1]
+                    assert control not in found, f"two items for {control}"
+                    found[control] = item
+        page += 1
+    return found
+
+
+def test_run_push_sync_and_status_on_omeka(tmp_path, data_dir, omeka):
+    file = project(
+        tmp_path,
+        data_dir,
+        omeka_target(omeka),
+        """[jobs.nightly]
+kind = "push"
+target = "district"
+[jobs.twoway]
+kind = "sync"
+target = "district"
+out = "pulled"
+""",
+        broken=True,
+    )
+    result = kitab("run", "nightly", "-c", file, "--json")
+    assert result.exit_code == 1, result.output  # the unreadable record is a failure...
+    run = json.loads(result.stdout)
+    assert (run["job"], run["kind"], run["target"], run["trigger"]) == (
+        "nightly",
+        "push",
+        "district",
+        "manual",
+    )
+    assert run["outcome"] == "failed"
+    assert run["counts"]["push"]["create"] == ITEMS  # ...and everything else went through
+    (failure,) = run["failures"]
+    assert failure["record"].startswith("000039829 (")
+    assert failure["record"].endswith(f"{BROKEN}, record 1, byte 0)")
+    assert "undecodable bytes in field 245" in failure["error"]
+    items = omeka_items(omeka)
+    assert len(items) == ITEMS
+    assert items["000104"]["dcterms:title"][0]["@value"].startswith("Oʻtkan kunlar")
+
+    writes = omeka.stats()["writes"]
+    again = json.loads(kitab("run", "nightly", "-c", file, "--json").stdout)
+    assert again["counts"]["push"]["unchanged"] == ITEMS
+    assert omeka.stats()["writes"] == writes
+
+    # A cataloguer retitles 000101 in Omeka S while the library system retitles it too.
+    item = items["000101"]
+    url = f"{omeka.url}/api/items/{item['o:id']}"
+    keys = {
+        "key_identity": SECRETS["KITAB_SVC_OMEKA_ID"],
+        "key_credential": SECRETS["KITAB_SVC_OMEKA_CREDENTIAL"],
+    }
+    current = requests.get(url, params=keys).json()
+    current["dcterms:title"][0]["@value"] = "Dədə Qorqud kitabı"
+    assert requests.put(url, params=keys, json=current).status_code == 200
+    export = tmp_path / "exports" / "qazax-marc21.xml"
+    text = export.read_text(encoding="utf-8")
+    export.write_text(text.replace("Kitabi Dədə Qorqud :", "Kitabi Dədə Qorqud (yeni nəşr) :"))
+    synced = json.loads(kitab("run", "twoway", "-c", file, "--json").stdout)
+    assert set(synced["counts"]) == {"pull", "push"}
+
+    result = kitab("status", "-c", file, "--json")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)["targets"]["district"]
+    assert status["kind"] == "omeka"
+    assert status["items_linked"] == ITEMS
+    assert status["pending"]["bad_records"] == 1
+    (conflict,) = status["conflicts"]["open"]
+    assert status["conflicts"]["count"] == 1
+    assert conflict["record"].startswith("000101 (qazax-marc21.xml")
+    assert conflict["field"] == "dcterms:title"
+    assert conflict["repository"] == ["Dədə Qorqud kitabı"]
+    assert any("yeni nəşr" in value for value in conflict["catalogue"])
+    failed = {(f["run"], f["record"].split(" ")[0]) for f in status["failures"]}
+    assert ("push", "000039829") in failed
+    jobs = {job["name"]: job for job in status["jobs"]}
+    assert jobs["nightly"]["last_run"]["counts"]["push"]["unchanged"] == ITEMS
+    assert jobs["nightly"]["schedule"] is None and jobs["nightly"]["next_run"] is None
+    assert jobs["twoway"]["last_run"]["id"] == synced["id"]
+    assert set(status["last_runs"]) == {"push", "pull"}
+    assert status["claims"] == []
+
+    with store_of(file) as store:
+        history = History(store).runs()
+    assert [(r.job, r.outcome) for r in history] == [
+        ("twoway", synced["outcome"]),
+        ("nightly", "failed"),
+        ("nightly", "failed"),
+    ]
+
+
+def test_a_job_that_cannot_reach_its_target_is_an_error_in_history(tmp_path, data_dir, omeka):
+    file = project(
+        tmp_path,
+        data_dir,
+        omeka_target(omeka),
+        '[jobs.nightly]\nkind = "push"\ntarget = "district"\n',
+    )
+    result = kitab("run", "nightly", "-c", file, env={"KITAB_SVC_OMEKA_CREDENTIAL": ""})
+    assert result.exit_code == 3
+    assert "nightly (push → district): error" in result.stdout
+    assert "$KITAB_SVC_OMEKA_CREDENTIAL" in result.stdout
+    assert "Traceback" not in result.output
+    with store_of(file) as store:
+        (run,) = History(store).runs(job="nightly")
+        assert run.outcome == "error" and "KITAB_SVC_OMEKA_CREDENTIAL" in run.message
+        assert store.claims() == []  # released though the job failed
+
+    unknown = kitab("run", "weekly", "-c", file)
+    assert unknown.exit_code == 2 and "no job named 'weekly' (jobs: nightly)" in unknown.output
+
+
+def dspace_items(sandbox) -> dict[str, dict]:
+    """Items by control number through DSpace's own REST API; one item per record."""
+    api = f"{sandbox.url}/api"
+    session = requests.Session()
+    token = session.get(f"{api}/security/csrf").headers["DSPACE-XSRF-TOKEN"]
+    login = session.post(
+        f"{api}/authn/login",
+        data={"user": "admin@example.org", "password": SECRETS["KITAB_SVC_DSPACE_PASSWORD"]},
+        headers={"X-XSRF-TOKEN": token},
+    )
+    session.headers["Authorization"] = login.headers["Authorization"]
+    found: dict[str, dict] = {}
+    page = 0
+    while True:
+        params = {"dsoType": "ITEM", "configuration": "administrativeView", "page": page}
+        result = session.get(f"{api}/discover/search/objects", params={**params, "size": 100})
+        listing = result.json()["_embedded"]["searchResult"]
+        for hit in listing["_embedded"]["objects"]:
+            item = hit["_embedded"]["indexableObject"]
+            for value in item["metadata"].get("dc.identifier.other", []):
+                if value["value"].startswith("kitab:"):
+                    control = value["value"].rsplit(":", 1)[-1]
+                    assert control not in found, f"two items for {control}"
+                    found[control] = item
+        page += 1
+        if page >= listing["page"]["totalPages"]:
+            return found
+
+
+def test_runs_never_overlap_and_a_killed_holder_lets_go(tmp_path, data_dir, dspace):
+    file = project(
+        tmp_path,
+        data_dir,
+        dspace_target(dspace),
+        """[sync]
+concurrency = 1
+[jobs.nightly]
+kind = "push"
+target = "district"
+lease_seconds = 2
+[jobs.backfill]
+kind = "pull"
+target = "district"
+lease_seconds = 2
+""",
+    )
+    dspace.injector.plan.update({"latency_ms": 300})  # a slow repository: the run takes a while
+    first = spawn("run", "nightly", "-c", file)
+    store = store_of(file)
+    claimed = wait_for(
+        lambda: [owner for name, owner, _ in store.claims() if name == "job:nightly"],
+        30,
+        "the first run's claim",
+    )
+    owner = claimed[0]
+    assert f":{first.pid}:" in owner
+    time.sleep(2.5)  # longer than the lease: only the heartbeat can have kept the claim
+    assert first.poll() is None, "the first run ended too soon to test anything"
+    live = {name: holder for name, holder, _ in store.claims()}
+    assert live == {"job:nightly": owner, "target:district": owner}
+
+    second = kitab("run", "nightly", "-c", file, "--json")
+    assert second.exit_code == 0, second.output  # skipped is not an error
+    skipped = json.loads(second.stdout)
+    assert skipped["outcome"] == "skipped"
+    started = History(store).started_by(owner).started_at
+    assert skipped["message"] == f"already running (job:nightly held by {owner} since {started})"
+    other = json.loads(kitab("run", "backfill", "-c", file, "--json").stdout)
+    assert other["outcome"] == "skipped"  # another job, but the same repository
+    assert f"target:district held by {owner}" in other["message"]
+
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert owner in {holder for _, holder, _ in store.claims()}  # a dead holder's claim...
+    wait_for(lambda: not store.claims(), 5, "the killed run's claims to expire")  # ...expires
+    dspace.injector.plan.update({"latency_ms": 0})
+    third = kitab("run", "nightly", "-c", file, "--json")
+    assert third.exit_code == 0, third.output
+    assert json.loads(third.stdout)["outcome"] == "ok"
+    assert len(dspace_items(dspace)) == ITEMS  # resumed, no duplicates
+
+    runs = History(store).runs(job="nightly")
+    assert [(r.outcome, r.trigger) for r in runs] == [
+        ("ok", "manual"),
+        ("skipped", "manual"),
+        ("interrupted", "manual"),
+    ]
+    assert runs[2].owner == owner and runs[2].finished_at is None
+    assert store.claims() == []
+    store.close()
+
+
+def test_daemon_runs_the_schedule_and_stops_cleanly(tmp_path, data_dir, omeka):
+    file = project(
+        tmp_path,
+        data_dir,
+        omeka_target(omeka),
+        """[jobs.nightly]
+kind = "push"
+target = "district"
+every = "1s"
+lease_seconds = 30
+[jobs.national]
+kind = "export"
+out = "national/catalogue.xml"
+every = "1s"
+[jobs.weekly]
+kind = "sync"
+target = "district"
+schedule = "30 2 * * 1"
+timezone = "Asia/Tashkent"
+""",
+    )
+    log_file = tmp_path / "logs" / "kitab.log"
+    daemon = spawn("--log-level", "DEBUG", "--log-file", log_file, "daemon", "-c", file)
+    store = store_of(file)
+    try:
+        wait_for(
+            lambda: len([r for r in History(store).runs(job="nightly") if r.finished_at]) >= 3,
+            60,
+            "three scheduled runs",
+        )
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err.decode()
+    assert store.claims() == []  # released by each run, not left to expire (lease 30 s)
+
+    history = History(store)
+    runs = sorted(history.runs(job="nightly"), key=lambda r: r.started_at)
+    assert {(r.outcome, r.trigger) for r in runs} == {("ok", "schedule")}
+    assert runs[0].counts["push"]["create"] == ITEMS
+    assert all(r.counts["push"]["unchanged"] == ITEMS for r in runs[1:])
+    for before, after in pairwise(runs):
+        assert before.finished_at <= after.started_at  # one at a time
+    exports = history.runs(job="national")
+    assert exports and {r.outcome for r in exports} == {"ok"}
+    assert exports[0].counts["export"] == {"written": ITEMS, "skipped": 0}
+    assert history.runs(job="weekly") == []
+
+    national = etree.parse(str(tmp_path / "national" / "catalogue.xml")).getroot()
+    records = national.findall(f"{MARC}record")
+    assert len(records) == ITEMS
+    by_control = {r.findtext(f"{MARC}controlfield[@tag='001']"): r for r in records}
+    title = by_control["000104"].find(f"{MARC}datafield[@tag='245']")
+    assert [(s.get("code"), s.text) for s in title] == [
+        ("a", "Oʻtkan kunlar :"),
+        ("b", "roman /"),
+        ("c", "Abdulla Qodiriy."),
+    ]
+
+    status = json.loads(kitab("status", "-c", file, "--json").stdout)
+    district = status["targets"]["district"]
+    assert district["items_linked"] == ITEMS
+    assert district["pending"] == {"changes": 0, "by_action": {}, "bad_records": 0, "error": None}
+    assert district["conflicts"] == {"count": 0, "open": []}
+    assert district["failures"] == [] and district["claims"] == [] and status["claims"] == []
+    jobs = {job["name"]: job for job in district["jobs"]}
+    assert jobs["nightly"]["schedule"] == "every 1s"
+    assert jobs["nightly"]["last_run"]["outcome"] == "ok"
+    assert jobs["nightly"]["last_run"]["id"] == runs[-1].id
+    weekly = jobs["weekly"]
+    assert weekly["last_run"] is None
+    assert weekly["schedule"] == "30 2 * * 1 (Asia/Tashkent)"
+    assert datetime.fromisoformat(weekly["next_run"]).strftime("%a %H:%M %z") == "Mon 02:30 +0500"
+    (national_job,) = status["other_jobs"]
+    assert national_job["name"] == "national"
+    assert national_job["last_run"]["counts"]["export"]["written"] == ITEMS
+
+    text = log_file.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert all(line.startswith("time=") and " level=" in line for line in lines)
+    for secret in SECRETS.values():
+        assert secret not in text
+    assert "key_identity=***" in text  # the request URLs were logged, without their keys
+    for control, item in omeka_items(omeka).items():
+        created = [
+            line
+            for line in lines
+            if f'record="{control} (' in line and f"item={item['o:id']} action=create" in line
+        ]
+        assert len(created) == 1, control
+        assert len([line for line in lines if f'record="{control} (' in line]) == len(runs)
+    assert "event=daemon-stopped clean=True" in text
