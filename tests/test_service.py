@@ -292,11 +292,11 @@ concurrency = 1
 [jobs.nightly]
 kind = "push"
 target = "district"
-lease_seconds = 2
+lease_seconds = 3
 [jobs.backfill]
 kind = "pull"
 target = "district"
-lease_seconds = 2
+lease_seconds = 3
 """,
     )
     dspace.injector.plan.update({"latency_ms": 300})  # a slow repository: the run takes a while
@@ -309,7 +309,7 @@ lease_seconds = 2
     )
     owner = claimed[0]
     assert f":{first.pid}:" in owner
-    time.sleep(2.5)  # longer than the lease: only the heartbeat can have kept the claim
+    time.sleep(3.5)  # longer than the lease: only the heartbeat can have kept the claim
     assert first.poll() is None, "the first run ended too soon to test anything"
     live = {name: holder for name, holder, _ in store.claims()}
     assert live == {"job:nightly": owner, "target:district": owner}
@@ -327,7 +327,7 @@ lease_seconds = 2
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert owner in {holder for _, holder, _ in store.claims()}  # a dead holder's claim...
-    wait_for(lambda: not store.claims(), 5, "the killed run's claims to expire")  # ...expires
+    wait_for(lambda: not store.claims(), 8, "the killed run's claims to expire")  # ...expires
     dspace.injector.plan.update({"latency_ms": 0})
     third = kitab("run", "nightly", "-c", file, "--json")
     assert third.exit_code == 0, third.output
@@ -437,3 +437,97 @@ timezone = "Asia/Tashkent"
         assert len(created) == 1, control
         assert len([line for line in lines if f'record="{control} (' in line]) == len(runs)
     assert "event=daemon-stopped clean=True" in text
+
+
+def test_a_second_signal_stops_the_daemon_at_once_and_frees_the_claims(tmp_path, data_dir, omeka):
+    file = project(
+        tmp_path,
+        data_dir,
+        omeka_target(omeka),
+        """[sync]
+concurrency = 1
+[jobs.nightly]
+kind = "push"
+target = "district"
+every = "1s"
+lease_seconds = 30
+""",
+    )
+    omeka.injector.plan.update({"latency_ms": 300})  # the first push takes several seconds
+    log_file = tmp_path / "kitab.log"
+    daemon = spawn("--log-file", log_file, "daemon", "-c", file)
+    store = store_of(file)
+    try:
+        wait_for(lambda: store.claims(), 30, "the first scheduled run")
+        daemon.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert daemon.poll() is None  # the first signal waits for the running push
+        assert {name for name, _, _ in store.claims()} == {"job:nightly", "target:district"}
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=10)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0
+    assert store.claims() == []  # released on the way out, not left to their 30 s lease
+    (run,) = History(store).runs(job="nightly")
+    assert (run.outcome, run.trigger) == ("interrupted", "schedule")
+    assert run.message == "the daemon was told to stop at once while this run was going"
+    text = log_file.read_text(encoding="utf-8")
+    assert "event=daemon-stopping waiting_for=nightly" in text
+    assert f"event=job-abandoned job=nightly run={run.id}" in text
+    assert "event=daemon-stopped clean=False" in text
+
+    omeka.injector.plan.update({"latency_ms": 0})
+    resumed = json.loads(kitab("run", "nightly", "-c", file, "--json").stdout)
+    assert resumed["outcome"] == "ok"
+    assert len(omeka_items(omeka)) == ITEMS  # the journal resumed it: no duplicates
+    store.close()
+
+
+def test_a_harvest_job_claims_its_source_and_pushes_into_its_target(tmp_path, data_dir, omeka):
+    from kitab.harvest.server import start
+
+    catalogue = make_catalogue(tmp_path / "library", data_dir)
+    library = tmp_path / "library" / "kitab.toml"
+    library.write_text(f'[catalogue]\npath = "{catalogue}"\n', encoding="utf-8")
+    provider_config = load_config(library)
+    with StateStore(provider_config.state_path) as provider_state:
+        provider = start(provider_config, provider_state, port=0)
+        try:
+            file = project(
+                tmp_path / "union",
+                data_dir,
+                omeka_target(omeka)
+                + f'[sources.district]\nurl = "{provider.url}"\nprefix = "marc21"\n'
+                'out = "harvested/district.xml"\ntarget = "district"\n',
+                '[jobs.gather]\nkind = "harvest"\nsource = "district"\n',
+            )
+            with store_of(file) as store:
+                assert store.claim("source:district", "elsewhere:77:0badf00d", 30)
+                blocked = json.loads(kitab("run", "gather", "-c", file, "--json").stdout)
+                assert blocked["outcome"] == "skipped"
+                assert blocked["message"] == (
+                    "already running (source:district held by elsewhere:77:0badf00d since unknown)"
+                )
+                store.release("source:district", "elsewhere:77:0badf00d")
+
+            result = kitab("run", "gather", "-c", file, "--json")
+        finally:
+            provider.stop()
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)
+    assert (run["kind"], run["target"], run["outcome"]) == ("harvest", "district", "ok")
+    # marc21 is offered for the eight MARC 21 records; UNIMARC ones only in their own format
+    assert run["counts"]["harvest"] == {"new": 8, "written": 8}
+    assert run["counts"]["push"]["create"] == 8
+    held = etree.parse(str(tmp_path / "union" / "harvested" / "district.xml")).getroot()
+    by_control = {
+        r.findtext(f"{MARC}controlfield[@tag='001']"): r for r in held.findall(f"{MARC}record")
+    }
+    assert sorted(by_control) == [f"00010{n}" for n in range(1, 9)]
+    title = by_control["000101"].find(f"{MARC}datafield[@tag='245']/{MARC}subfield[@code='a']")
+    assert title.text == "Kitabi Dədə Qorqud :"
+    items = omeka_items(omeka)
+    assert sorted(items) == sorted(by_control)
+    assert items["000101"]["dcterms:title"][0]["@value"].startswith("Kitabi Dədə Qorqud")
