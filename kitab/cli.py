@@ -929,6 +929,8 @@ def status(config_path: Path, target: str | None, as_json: bool, no_pending: boo
         return
     for t in found.targets:
         _print_target_status(t)
+    if found.other_jobs:
+        click.echo("== jobs with no target")
     for job in found.other_jobs:
         click.echo(_job_line(job))
     others = [c for c in found.claims if not any(c in t.claims for t in found.targets)]

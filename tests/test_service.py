@@ -222,6 +222,12 @@ out = "pulled"
     assert jobs["twoway"]["last_run"]["id"] == synced["id"]
     assert set(status["last_runs"]) == {"push", "pull"}
     assert status["claims"] == []
+    text = kitab("status", "-c", file).stdout
+    assert "== district (omeka)\n  items linked: 12\n  changes pending: " in text
+    assert "  unreadable records in the catalogue: 1\n  unresolved conflicts: 1\n" in text
+    assert f"    #{conflict['id']} {conflict['record']} dcterms:title\n" in text
+    assert "  job twoway (sync, by hand): last " in text
+    assert "    failed 000039829 (" in text
 
     with store_of(file) as store:
         history = History(store).runs()
