@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 
 from kitab.catalogue import ReadOptions, open_catalogue
@@ -33,6 +34,9 @@ class ActionKind(StrEnum):
     SKIP = "skip"
     WITHDRAW = "withdraw"
 
+
+#: records planned together: their links come from the state store in one query
+_PAGE = 256
 
 #: metadata_hash of a link whose item kitab withdrew: a deleted record stays "unchanged" after
 WITHDRAWN = "withdrawn"
@@ -117,8 +121,12 @@ class Planner:
         return self._crosswalks[record.flavour]
 
     def __iter__(self) -> Iterator[Action]:
-        for record in self.reader:
-            yield self.plan(record)
+        records = iter(self.reader)
+        target = self.context.target.name
+        while page := list(islice(records, _PAGE)):
+            links = self.context.store.get_links(target, [record.key for record in page])
+            for record in page:
+                yield self.plan(record, links.get(record.key))
         if self.context.config.catalogue.full_export:
             yield from self._gone_from_export()
 
@@ -150,7 +158,8 @@ class Planner:
         """The record's metadata in the target repository's naming."""
         return render(map_record(record, self.crosswalk_for(record)), self.context.repository_kind)
 
-    def plan(self, record: Record) -> Action:
+    def plan(self, record: Record, link: Link | None) -> Action:
+        """The action for one record, given its link (None: never pushed)."""
         context = self.context
         label = record_label(record)
         if record.key in self.seen_keys:
@@ -159,7 +168,7 @@ class Planner:
             )
         self.seen_keys.add(record.key)
         if str(record.marc.leader)[5:6] == "d":
-            return self._deleted(record, label)
+            return self._deleted(record, label, link)
         metadata = self.mapped(record)
         item_public, files_public = rules.rights(context.config.rights, record)
         match = self.scans.match(record) if self.scans is not None else None
@@ -167,7 +176,6 @@ class Planner:
         item = Item(record.key, metadata, files, public=item_public)
         container = rules.route(context.target.routes, record, context.target.container)
         digest = hash_metadata(metadata)
-        link = context.store.get_link(context.target.name, record.key)
         missing = match.missing if match else []
         if link is None:
             return Action(
@@ -204,9 +212,8 @@ class Planner:
             missing_scans=missing,
         )
 
-    def _deleted(self, record: Record, label: str) -> Action:
+    def _deleted(self, record: Record, label: str, link: Link | None) -> Action:
         """A record marked deleted (leader/05 = d): its item is withdrawn, never destroyed."""
-        link = self.context.store.get_link(self.context.target.name, record.key)
         if link is None:
             return Action(ActionKind.SKIP, record.key, label, reason="deleted, never pushed")
         if link.metadata_hash == WITHDRAWN:

@@ -329,6 +329,20 @@ class StateStore:
         )
         return _link(rows[0]) if rows else None
 
+    def get_links(self, target: str, keys: Sequence[str]) -> dict[str, Link]:
+        """The links of many records by key (those that have one): the planner asks for a page
+        of records at once, since one query per record costs more than the planning itself."""
+        found: dict[str, Link] = {}
+        for start in range(0, len(keys), 500):  # well inside every SQLite's variable limit
+            page = keys[start : start + 500]
+            rows = self.query(
+                f"SELECT {_LINK_COLUMNS} FROM links WHERE target = ? AND key IN "
+                f"({', '.join('?' * len(page))})",
+                (target, *page),
+            )
+            found.update((row[1], _link(row)) for row in rows)
+        return found
+
     def link_by_item(self, target: str, item_id: str) -> Link | None:
         rows = self.query(
             f"SELECT {_LINK_COLUMNS} FROM links WHERE target = ? AND item_id = ?",
