@@ -31,7 +31,18 @@ pg-server:
 	  else echo "make: no PostgreSQL server binaries: its tests will skip"; fi; \
 	fi
 
-test: lint pg-server
+# The browser test (tests/test_web_browser.py) drives Debian's chromium, never a downloaded
+# one: installed here only when missing and apt-get can run as root; otherwise that test skips.
+.PHONY: browser
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	      fonts-dejavu-core >/dev/null) || echo "make: could not install chromium: the browser test will skip"; \
+	  else echo "make: no /usr/bin/chromium: the browser test will skip"; fi; \
+	fi
+
+test: lint pg-server browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -50,11 +50,11 @@ def create_app(config: Config, store: StateStore) -> Flask:
         MAX_CONTENT_LENGTH=256 * 1024,
     )
     app.extensions["kitab"] = WebContext(config, store, users)
+    app.before_request(auth.load_user)  # first: an anonymous request is refused as such
     CSRFProtect(app)
     Babel(app, locale_selector=i18n.select_locale)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
-    app.before_request(auth.load_user)
     app.after_request(_headers)
     app.jinja_env.filters.update(when=i18n.when, number=i18n.number, day=i18n.day)
     app.jinja_env.globals.update(

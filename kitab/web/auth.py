@@ -34,7 +34,8 @@ def load_user() -> Any:
             g.user = user
         else:
             session.clear()
-    if g.user is not None or request.endpoint in PUBLIC:
+    public = {"static"} if header else PUBLIC  # behind a proxy, there is no login form
+    if g.user is not None or request.endpoint in public:
         return None
     if header:
         abort(401)
@@ -69,9 +70,7 @@ def safe_next(target: str | None) -> str:
 def login() -> Any:
     ctx = context()
     if ctx.config.web.trusted_header:
-        if g.user is not None:
-            return redirect(url_for("pages.overview"))
-        abort(401)
+        return redirect(url_for("pages.overview"))
     error = None
     name = ""
     if request.method == "POST":

@@ -35,6 +35,7 @@ class Chart:
     width: int
     height: int
     left: int  # room for the scale's numbers
+    plot_width: int  # the bars' area, right of the numbers, short of the last day's label
     bottom: int  # room for the day labels
     bars: list[Bar]
     ticks: list[tuple[float, int]]  # (y, value) of the scale's lines
@@ -56,8 +57,8 @@ def nice_top(value: int) -> int:
 
 
 def build_chart(days: list[DayCount], width: int = 640, height: int = 180) -> Chart:
-    left, bottom, top_pad = 40, 22, 8
-    plot_w, plot_h = width - left - 4, height - bottom - top_pad
+    left, right, bottom, top_pad = 40, 24, 22, 8  # room for numbers, the last day, the days
+    plot_w, plot_h = width - left - right, height - bottom - top_pad
     top = nice_top(max((d.total for d in days), default=0))
     slot = plot_w / max(len(days), 1)
     scale = plot_h / top
@@ -77,4 +78,4 @@ def build_chart(days: list[DayCount], width: int = 640, height: int = 180) -> Ch
     ticks = [(round(top_pad + plot_h - v * scale, 1), v) for v in sorted({0, top // 2, top})]
     every = max(1, len(days) // 6)
     labelled = [bar for n, bar in enumerate(bars) if (len(days) - 1 - n) % every == 0]
-    return Chart(width, height, left, bottom, bars, ticks, labelled)
+    return Chart(width, height, left, plot_w, bottom, bars, ticks, labelled)

@@ -78,6 +78,7 @@ COUNTS = {
     "failed": _l("records failed"),
     "files_sent": _l("files sent"),
     "items_changed": _l("items changed in the repository"),
+    "items_checked": _l("items checked in the repository"),
     "records_pulled": _l("records pulled"),
     "fields_pulled": _l("fields pulled"),
     "linked": _l("records linked"),
