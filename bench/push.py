@@ -302,7 +302,7 @@ def rows(args: argparse.Namespace, work: Path) -> Iterator[Row]:
     for kind in args.targets:
         sandbox = Sandbox.start(kind, work / f"sandbox-{kind}")
         try:
-            for concurrency in args.concurrency:
+            for concurrency in args.concurrency if args.items else ():
                 yield new_items(sandbox, work, args.items, concurrency, args.latency)
             if args.noop:
                 seed = args.seed or ("push" if args.noop <= 5000 else "state")
@@ -360,7 +360,7 @@ def main() -> None:
     low, high = min(args.concurrency), max(args.concurrency)
     for kind in args.targets:
         one, many = rates.get((kind, f"new, c={low}")), rates.get((kind, f"new, c={high}"))
-        if one and many:
+        if one and many and low != high:
             print(f"{kind}: concurrency {high} is {many / one:.1f}x concurrency {low}")
 
 
