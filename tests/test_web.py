@@ -9,7 +9,10 @@ the reader's language and never a 500; the pages show what the record and the st
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -416,12 +419,33 @@ def test_the_overview_shows_each_targets_figures_and_a_chart(site):
         "Failures": "0",
     }
     jobs = [a.text_content() for a in tree.xpath("//section[contains(@class,'target')]//td/a")]
-    assert [job.split(" #")[0] for job in jobs] == ["push", "pull"]
+    last_pull = site.store.runs(target="t", job="pull", limit=1)[0]
+    last_push = site.store.runs(target="t", job="push", limit=1)[0]
+    assert jobs == [f"pull #{last_pull.id}", f"push #{last_push.id}"]
     bars = tree.xpath("//svg//rect[@class='created']/title")
     assert len(bars) == 1 and bars[0].text_content().endswith(f": {RECORDS + 1} created")
     edit_export(site.target, "Oʻzbek romani", "Oʻzbek tarixiy romani")  # 000104's subject
     figures = page(signed_in(site).get("/")).xpath("//dl[@class='figures']/div/dd")
     assert figures[1].text_content().strip() == "2"
+
+
+def test_scheduled_jobs_are_listed_with_their_next_run(site):
+    site.close()
+    config_text = site.target.config_file.read_text(encoding="utf-8")
+    site.target.config_file.write_text(
+        config_text + '\n[jobs.nightly]\nkind = "sync"\ntarget = "t"\nschedule = "30 2 * * *"\n',
+        encoding="utf-8",
+    )
+    config = site.target.config
+    site.store = StateStore(config.state_path)
+    site.web = start(config, site.store, host="127.0.0.1", port=0)
+    tree = page(signed_in(site, language="ru").get("/"))
+    rows = tree.xpath("//h3[text()='Плановые задания']/following-sibling::table[1]/tbody/tr")
+    (cells,) = [[td.text_content().strip() for td in row.xpath("./td")] for row in rows]
+    assert cells[0] == "nightly синхронизация"
+    assert "30 2 * * *" in cells[1]
+    assert re.search(r"\d{2}:30:00$", cells[2])  # the next 02:30, in the pages' time zone
+    assert cells[3] == "ещё не запускалось"
 
 
 def test_the_run_page_lists_each_records_write_and_the_saved_report(site):
@@ -483,3 +507,39 @@ def test_numbers_follow_the_locale(site):
         assert format_decimal(12345) == "12\xa0345"
     with site.web.app.test_request_context(headers={"Accept-Language": "az"}):
         assert format_decimal(12345) == "12.345"
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_kitab_web_adduser_then_serve(site):
+    config = str(site.target.config_file)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "kitab", "web"]
+    short = subprocess.run(
+        [*command, "adduser", "leyla", "--role", "cataloguer", "-c", config],
+        env={**env, "KITAB_WEB_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+    )
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    added = subprocess.run(
+        [*command, "adduser", "leyla", "--role", "cataloguer", "-c", config],
+        env={**env, "KITAB_WEB_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0 and added.stdout == "leyla: added as cataloguer\n"
+    assert PASSWORD not in added.stdout + added.stderr
+    server = subprocess.Popen(
+        [*command, "-c", config, "--port", "0"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = server.stdout.readline()
+        url = re.match(r"kitab web at (http://127\.0\.0\.1:\d+) \(waitress\)", line).group(1)
+        client = Client(url)
+        assert client.login("leyla").status_code == 302
+        assert client.get("/conflicts").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -70,6 +70,7 @@ def create_app(config: Config, store: StateStore) -> Flask:
         SERIES=i18n.SERIES,
         current_language=i18n.current_language,
         targets=list(config.targets),
+        target_urls={name: t.url for name, t in config.targets.items()},  # never a secret
     )
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -1,4 +1,4 @@
-"""What the pages show, read from the state store, the run reports and the catalogue.
+"""What the pages show besides the service status: runs, records and the chart's figures.
 
 Nothing here writes. Everything is bounded: run lists and journal pages have limits, and the
 one record a record page needs is found by streaming the catalogue and stopping at it, so no
@@ -17,50 +17,11 @@ from zoneinfo import ZoneInfo
 from kitab.config import Config, TargetConfig
 from kitab.model import Metadata
 from kitab.sync.conflicts import ConflictStore, OpenConflict
-from kitab.sync.plan import ActionKind, planner_for, record_label
+from kitab.sync.plan import planner_for, record_label
 from kitab.sync.state import Link, Run, StateStore
 
-#: jobs whose last run the overview shows, in this order
-JOBS = ("push", "pull", "relink")
 #: how many rows a list shows at most
 LIMIT = 500
-
-
-@dataclass
-class TargetStatus:
-    name: str
-    kind: str
-    url: str | None
-    last_runs: list[Run]
-    linked: int
-    conflicts: int
-    failures: int  # records failed in the last run of each job, plus unconfirmed writes
-    pending: int | None  # records the next push would write; None: the catalogue is unreadable
-
-
-def target_status(config: Config, target: TargetConfig, store: StateStore) -> TargetStatus:
-    last = [run for job in JOBS for run in store.runs(target=target.name, job=job, limit=1)]
-    failures = sum(run.counts.get("failed", 0) for run in last)
-    return TargetStatus(
-        name=target.name,
-        kind=target.kind,
-        url=target.url,
-        last_runs=last,
-        linked=store.count_links(target.name),
-        conflicts=len(ConflictStore(store).open(target.name)),
-        failures=failures + len(store.open_intents(target.name)),
-        pending=pending_changes(config, target, store),
-    )
-
-
-def pending_changes(config: Config, target: TargetConfig, store: StateStore) -> int | None:
-    """Records the next push would create, update or withdraw: the push plan, which reads
-    the catalogue and the state store but never the network (scans are hashed once, cached)."""
-    writes = (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.WITHDRAW)
-    try:
-        return sum(action.kind in writes for action in planner_for(config, target, store))
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,19 @@ JOB_NAMES = {
     "push": _l("push"),
     "pull": _l("pull"),
     "relink": _l("relink"),
+    "sync": _l("sync"),
     "harvest": _l("harvest"),
+    "export": _l("export"),
 }
-OUTCOMES = {"ok": _l("succeeded"), "failed": _l("failed"), "conflicts": _l("conflicts")}
+OUTCOMES = {
+    "ok": _l("succeeded"),
+    "failed": _l("failed"),
+    "conflicts": _l("conflicts"),
+    "running": _l("running"),
+    "interrupted": _l("interrupted"),
+    "error": _l("error"),
+    "skipped": _l("skipped"),
+}
 ACTIONS = {
     "create": _l("create"),
     "update": _l("update"),

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from kitab.connectors.base import RepositoryError
 from kitab.connectors.secrets import MissingSecret
 from kitab.model import Value
+from kitab.service.status import gather_status
 from kitab.sync.conflicts import ConflictError, ConflictStore, OpenConflict
 from kitab.sync.targets import open_repository
 from kitab.web import data
@@ -37,14 +38,12 @@ blueprint = Blueprint("pages", __name__)
 @blueprint.route("/")
 def overview() -> Any:
     ctx = context()
-    cards = [
-        (
-            data.target_status(ctx.config, target, ctx.store),
-            build_chart(data.daily_counts(ctx.store, target.name, ctx.config.web.timezone)),
-        )
-        for target in ctx.config.targets.values()
-    ]
-    return render_template("overview.html", cards=cards)
+    status = gather_status(ctx.config, ctx.store)
+    charts = {
+        name: build_chart(data.daily_counts(ctx.store, name, ctx.config.web.timezone))
+        for name in ctx.config.targets
+    }
+    return render_template("overview.html", status=status, charts=charts)
 
 
 @blueprint.route("/runs")
