@@ -543,3 +543,32 @@ def test_kitab_web_adduser_then_serve(site):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# -- the web tables on PostgreSQL ---------------------------------------------------------------
+
+
+def test_people_languages_and_the_signing_key_on_postgresql():
+    from pg import Unavailable, start_server
+
+    try:
+        server = start_server()
+    except Unavailable as error:
+        pytest.skip(str(error))
+    try:
+        with StateStore(server.new_database()) as store:
+            users = UserStore(store)
+            assert users.add("aynur", PASSWORD, "cataloguer") is True
+            assert users.add("aynur", PASSWORD + "!", "viewer") is False  # new password, role
+            assert users.check("aynur", PASSWORD) is None
+            assert users.check("aynur", PASSWORD + "!") == users.get("aynur")
+            assert users.get("aynur").role == "viewer" and users.get("aynur").epoch == 1
+            users.end_sessions("aynur")
+            assert users.get("aynur").epoch == 2
+            users.set_language("aynur", "az")
+            users.set_language("aynur", "uz")
+            assert users.language("aynur") == "uz"
+            key = users.secret_key()
+            assert len(key) == 64 and UserStore(store).secret_key() == key
+    finally:
+        server.stop()

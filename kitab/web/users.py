@@ -105,11 +105,7 @@ class UserStore:
         return rows[0][0] if rows else None
 
     def set_language(self, name: str, language: str) -> None:
-        self.store.execute(
-            "INSERT INTO web_preferences (name, language) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET language = excluded.language",
-            (name, language),
-        )
+        self.store.upsert("web_preferences", {"name": name, "language": language}, key=("name",))
 
     def secret_key(self) -> str:
         """The key that signs session cookies: made once, then the same for every start, so
