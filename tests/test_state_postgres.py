@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -187,6 +188,23 @@ def test_migrations_upgrade_in_place_and_refuse_a_newer_schema(pg_url):
         StateStore(pg_url)
 
 
+def _collect(processes, results) -> list:
+    """Every process's result; a process that dies first fails the test at once."""
+    collected: list = []
+    deadline = time.monotonic() + 120
+    while len(collected) < len(processes):
+        try:
+            collected.append(results.get(timeout=0.2))
+        except queue.Empty:
+            failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+            assert not failed, f"a worker process failed (exit codes {failed})"
+            assert time.monotonic() < deadline, "the worker processes did not finish"
+    for process in processes:
+        process.join(timeout=30)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+    return collected
+
+
 def _open_and_report(url: str, barrier, results) -> None:
     barrier.wait()
     with StateStore(url) as store:
@@ -201,10 +219,7 @@ def test_workers_starting_together_migrate_once(pg_url):
     ]
     for worker in workers:
         worker.start()
-    versions = [results.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    versions = _collect(workers, results)
     assert versions == [len(MIGRATIONS["sync"])] * 4
 
 
@@ -231,6 +246,7 @@ def _racer(location: str, owner: str, rounds: int, barrier, results) -> None:
             barrier.wait()
             if store.claim(f"target:{n}", owner, 60):
                 won.append(n)
+        barrier.wait()  # a store closed early would free its claims to the others: wait
         results.put((owner, won))
 
 
@@ -250,9 +266,7 @@ def test_processes_racing_for_a_claim_exactly_one_wins(backend, request, tmp_pat
     ]
     for racer in racers:
         racer.start()
-    won = dict(results.get(timeout=120) for _ in racers)
-    for racer in racers:
-        racer.join(timeout=30)
+    won = dict(_collect(racers, results))
     every = sorted(n for wins in won.values() for n in wins)
     assert every == list(range(rounds))  # each round won once: never twice, never by nobody
     with StateStore(location) as store:
