@@ -28,8 +28,8 @@ _new_field = Field.__new__
 _new_tuple = tuple.__new__
 _INDICATORS: dict[str, Indicators] = {}
 _INDICATORS_KEPT = 1024  # bad data can hold any pair; the cache must not grow with it
-#: one subfield: delimiter, code, value up to the next delimiter (an empty code is no subfield,
-#: as pymarc's reader has it)
+#: one subfield: delimiter, code, value up to the next delimiter; a delimiter followed by
+#: another or by the end of the field makes no subfield
 _SUBFIELD = re.compile("\x1f([^\x1f])([^\x1f]*)", re.DOTALL)
 
 
