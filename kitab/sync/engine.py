@@ -99,7 +99,7 @@ def push(
         log_outcome(target.name, outcome, store)
         on_outcome(outcome)
 
-    try:
+    def check_fields() -> None:
         missing = missing_fields(config, target.kind, repository)
         if missing:
             raise Rejected(
@@ -107,6 +107,8 @@ def push(
                 f"register it with `kitab setup --target {target.name} --apply`, "
                 "or change the crosswalk"
             )
+
+    try:
         planner = planner_for(config, target, store)
         pusher = Pusher(
             store,
@@ -116,6 +118,7 @@ def push(
             concurrency=concurrency or target.concurrency or config.concurrency,
             on_outcome=record,
             policy=config.conflict_policy,
+            before_first_write=check_fields,
         )
         pusher.apply(observe(iter(planner), report))
         finish_reading(planner, report)

@@ -57,7 +57,11 @@ class Pusher:
         concurrency: int = 4,
         on_outcome: Callable[[Outcome], None] = lambda outcome: None,
         policy: str = "manual",
+        before_first_write: Callable[[], None] = lambda: None,
     ) -> None:
+        #: a check that needs the network (the DSpace registry) and so runs only when there is
+        #: something to write: a push with nothing to do sends no request at all
+        self.before_first_write: Callable[[], None] | None = before_first_write
         self.policy = policy  # conflict policy: manual | catalogue-wins | repository-wins
         self.store = store
         self.repository = repository
@@ -79,6 +83,9 @@ class Pusher:
                 if quiet:
                     self.on_outcome(self._quiet(action))
                     continue
+                if self.before_first_write is not None:
+                    check, self.before_first_write = self.before_first_write, None
+                    check()
                 slots.acquire()
                 future: Future[Outcome] = pool.submit(self._apply_one, action)
                 future.add_done_callback(lambda f: (slots.release(), self.on_outcome(f.result())))
