@@ -1,6 +1,6 @@
 """Read speed and memory of the catalogue room, on the real exports repeated into a big file.
 
-usage: .venv/bin/python bench/bench_catalogue.py [REPEATS]
+usage: .venv/bin/python bench/bench_catalogue.py [--repeats N]
 
 Prints records/s for ISO 2709 (UTF-8 only, and the mixed set with MARC-8 and code pages) and
 MARCXML, and the peak traced memory for a small and a 10x larger file: a flat reader gives
@@ -9,7 +9,7 @@ nearly the same peak for both. The big file is written to a temporary folder and
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 import time
 import tracemalloc
@@ -66,7 +66,9 @@ def peak(path: Path) -> int:
 
 
 def main() -> None:
-    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50, help="copies of the real exports")
+    repeats = parser.parse_args().repeats
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for label, names, suffix in (("ISO 2709 UTF-8", UTF8, ".mrc"),
