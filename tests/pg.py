@@ -57,6 +57,16 @@ class PgServer:
         self.sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop and start again: every client connection is cut, as in a failover."""
+        pg_ctl = [str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast"]
+        pg_ctl += ["-l", str(self.root / "log")]  # else the server keeps our output pipe open
+        done = subprocess.run(
+            [*self._as_user, *pg_ctl, "-w", "restart"], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart: {done.stderr.strip()}")
+
     def stop(self) -> None:
         pg_ctl = str(self.bindir / "pg_ctl")
         stop = [pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop"]

@@ -321,6 +321,16 @@ def test_a_hung_worker_is_overtaken_when_its_lease_runs_out(store, pg_url, pg_se
     assert pg_server.sql("SELECT locked FROM claims", database=pg_url.rsplit("/", 1)[1]) == "1\n"
 
 
+def test_a_restarted_server_costs_no_error_and_no_claim(store, pg_server):
+    store.save_link(Link("t", "AZ:1", "5", "h", {"dcterms:title": [Value("Xəmsə")]}))
+    assert store.claim("job:nightly", "worker-a", ttl=600)
+    pg_server.restart()  # every connection of the pool and the claims session is cut
+    assert store.get_link("t", "AZ:1").base == {"dcterms:title": [Value("Xəmsə")]}
+    assert store.renew("job:nightly", "worker-a", ttl=600)  # the lease held; lock taken again
+    assert not store.claim("job:nightly", "worker-b", ttl=600)
+    assert [owner for _, owner, _ in store.claims()] == ["worker-a"]
+
+
 def test_password_comes_from_the_environment_never_the_file(pg_server, tmp_path, monkeypatch):
     role, password = PASSWORD_ROLE
     database = pg_server.new_database().rsplit("/", 1)[1]
