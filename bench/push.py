@@ -44,6 +44,7 @@ from kitab.catalogue import ReadOptions, open_catalogue  # noqa: E402
 from kitab.catalogue.writer import iso2709_bytes  # noqa: E402
 from kitab.config import load_config  # noqa: E402
 from kitab.model import Flavour  # noqa: E402
+from kitab.sync.digest import seal  # noqa: E402
 from kitab.sync.engine import push  # noqa: E402
 from kitab.sync.plan import ActionKind, planner_for  # noqa: E402
 from kitab.sync.setup import register_missing  # noqa: E402
@@ -265,6 +266,8 @@ def seed_links(config_file: Path) -> int:
             metadata = action.item.metadata
             link = Link(target.name, action.key, f"seeded-{made}", action.metadata_hash, metadata)
             link.public, link.catalogue_base = action.item.public, dict(metadata)
+            if action.source_digest is not None:  # in step, as after a create
+                link.source_digest = seal(action.source_digest, link)
             store.save_link(link)
             made += 1
     return made

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -97,6 +97,78 @@ class Record:
     def control_number(self) -> str | None:
         fields = self.marc.get_fields("001")
         return fields[0].data if fields else None
+
+    @property
+    def leader(self) -> str:
+        return str(self.marc.leader)
+
+
+_MARC_SLOT = Record.__dict__["marc"]  # the slot behind Record.marc, for LazyRecord's property
+
+
+class LazyRecord(Record):
+    """A record whose pymarc form is made only when ``.marc`` is first used.
+
+    Most of a no-op push never looks past a record's key and bytes: building the pymarc record
+    costs more than everything else the reader does, so the reader hands over ``build`` (which
+    makes exactly the record an eager reader would have made) and ``head``, a pymarc record with
+    the same leader and only the fields the key is taken from (001, 003, a configured key
+    field), which answers ``control_number`` and ``leader`` until the whole record exists.
+    Records that would not build quietly (odd fields, repairs with warnings) are read eagerly,
+    so laziness never hides a warning or an error.
+    """
+
+    __slots__ = ("_build", "_head")
+
+    def __init__(
+        self,
+        marc: pymarc.Record | None,
+        flavour: Flavour,
+        key: str,
+        source: SourcePosition,
+        encoding: str,
+        raw: bytes | None = None,
+        warnings: list[str] | None = None,
+        *,
+        build: Callable[[], pymarc.Record] | None = None,
+        head: pymarc.Record | None = None,
+    ) -> None:
+        # the signature of Record's, so dataclasses.replace(record, marc=...) keeps working
+        self._build = None
+        Record.__init__(self, marc, flavour, key, source, encoding, raw, warnings or [])
+        self._build = build if marc is None else None
+        self._head = head
+
+    @property  # type: ignore[override]
+    def marc(self) -> pymarc.Record:
+        build = self._build
+        if build is not None:
+            _MARC_SLOT.__set__(self, build())
+            self._build = None
+        return _MARC_SLOT.__get__(self, Record)
+
+    @marc.setter
+    def marc(self, value: pymarc.Record) -> None:
+        _MARC_SLOT.__set__(self, value)
+        self._build = None
+
+    @property
+    def built(self) -> bool:
+        """Whether the pymarc record exists yet (tests use it to show it was never needed)."""
+        return self._build is None
+
+    @property
+    def control_number(self) -> str | None:
+        if self._build is None or self._head is None:
+            return Record.control_number.__get__(self)
+        fields = self._head.get_fields("001")
+        return fields[0].data if fields else None
+
+    @property
+    def leader(self) -> str:
+        if self._build is None or self._head is None:
+            return str(self.marc.leader)
+        return str(self._head.leader)
 
 
 @dataclass(slots=True)

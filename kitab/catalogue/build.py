@@ -86,7 +86,8 @@ def _data_field(tag: str, text: str, raw: RawRecord, warnings: list[str]) -> Fie
     return _made(tag, indicators, subfields)
 
 
-def _texts(raw: RawRecord, decode: Callable[[bytes], str]) -> list[str]:
+def decode_texts(raw: RawRecord, decode: Callable[[bytes], str]) -> list[str]:
+    """Every field's text, in order; DecodeError names the first field that will not decode."""
     if raw.body is not None and decodes_whole(decode):
         try:
             texts = decode(raw.body).split("\x1e")
@@ -104,15 +105,37 @@ def _texts(raw: RawRecord, decode: Callable[[bytes], str]) -> list[str]:
     return texts
 
 
-def build_record(
-    raw: RawRecord, decode: Callable[[bytes], str], leader: str, warnings: list[str]
+def builds_quietly(raw: RawRecord, texts: list[str]) -> bool:
+    """Whether building adds no warning: every data field is two indicators then subfields.
+
+    Only such a record may be built lazily, since a warning found at building time would come
+    too late for the reader's report."""
+    if raw.indicator_count != 2 or raw.code_length == 0:
+        return False
+    for (tag, _), text in zip(raw.fields, texts, strict=True):
+        if text[2:3] != "\x1f" and len(text) != 2 and not (tag < "010" and tag.isdigit()):
+            return False
+    return True
+
+
+def build_from_texts(
+    raw: RawRecord,
+    texts: list[str],
+    leader: str,
+    warnings: list[str],
+    tags: frozenset[str] | None = None,
 ) -> pymarc.Record:
-    """A pymarc.Record with every field decoded by `decode`; DecodeError names the field."""
+    """A pymarc.Record of the decoded fields (only those with a tag in ``tags``, if given).
+
+    A field is made the same way whatever else the record holds, so a record of some tags has
+    exactly the fields the whole record has under those tags: the key is read from one."""
     record = pymarc.Record(leader=leader)
     fields = record.fields
     usual = raw.indicator_count == 2 and raw.code_length != 0
     shared = _INDICATORS
-    for (tag, _), text in zip(raw.fields, _texts(raw, decode), strict=True):
+    for (tag, _), text in zip(raw.fields, texts, strict=True):
+        if tags is not None and tag not in tags:
+            continue
         if tag < "010" and tag.isdigit():
             fields.append(_control(tag, text))
         elif usual and (text[2:3] == "\x1f" or len(text) == 2):
@@ -129,3 +152,10 @@ def build_record(
     if raw.code_length == 0:
         warnings.append("no subfield codes (leader/11 = 0): each data field's text kept as $a")
     return record
+
+
+def build_record(
+    raw: RawRecord, decode: Callable[[bytes], str], leader: str, warnings: list[str]
+) -> pymarc.Record:
+    """A pymarc.Record with every field decoded by `decode`; DecodeError names the field."""
+    return build_from_texts(raw, decode_texts(raw, decode), leader, warnings)

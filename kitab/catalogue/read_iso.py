@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from itertools import chain, islice
 from typing import BinaryIO
 
 from kitab.catalogue import flavour as flavours
-from kitab.catalogue.build import DecodeError, build_record
+from kitab.catalogue.build import DecodeError, build_from_texts, builds_quietly, decode_texts
 from kitab.catalogue.charsets import (
     ISO5426,
     MARC8,
@@ -25,10 +26,10 @@ from kitab.catalogue.charsets import (
     unimarc_declared,
 )
 from kitab.catalogue.iso2709 import Chunk, RawRecord, StructureError, parse_chunk, split_records
-from kitab.catalogue.keys import record_key
+from kitab.catalogue.keys import parse_key_field, record_key
 from kitab.catalogue.options import ReadOptions
 from kitab.catalogue.report import ReadLog
-from kitab.model import Flavour, Record, SourcePosition
+from kitab.model import Flavour, LazyRecord, Record, SourcePosition
 
 _HEAD = 10  # records looked at before a file's flavour is decided
 
@@ -91,6 +92,9 @@ def read_iso(stream: BinaryIO, file: str, options: ReadOptions, log: ReadLog) ->
     overrides: Counter[str] = Counter()
     first_seen: dict[str, SourcePosition] = {}
     mixed = 0
+    key_tags = frozenset(
+        ("001", "003", parse_key_field(options.key_field)[0] if options.key_field else "001")
+    )
     for chunk, raw in chain(head, parsed):
         position = SourcePosition(file, chunk.ordinal, chunk.offset)
         control = _control_number(raw)
@@ -115,10 +119,15 @@ def read_iso(stream: BinaryIO, file: str, options: ReadOptions, log: ReadLog) ->
         if flavour is Flavour.MARC21:
             leader = leader[:9] + "a" + leader[10:]  # the record is Unicode now
         try:
-            marc = build_record(raw, decoder_for(encoding), leader, warnings)
+            texts = decode_texts(raw, decoder_for(encoding))
         except DecodeError as err:
             log.error(position, f"{err} (read as {encoding})", control)
             continue
+        lazy = builds_quietly(raw, texts)
+        if lazy:
+            marc = build_from_texts(raw, texts, leader, [], key_tags)
+        else:
+            marc = build_from_texts(raw, texts, leader, warnings)
         key = record_key(marc, flavour, options.key_field)
         if key is None:
             log.error(position, f"no key: the record has no {options.key_field or '001'}", control)
@@ -129,7 +138,14 @@ def read_iso(stream: BinaryIO, file: str, options: ReadOptions, log: ReadLog) ->
         log.summary.records += 1
         log.summary.flavours[flavour.label] += 1
         log.summary.encodings[encoding] += 1
-        yield Record(marc, flavour, key, position, encoding, chunk.data + b"\x1d", warnings)
+        data = chunk.data + b"\x1d"
+        if lazy:
+            build = partial(build_from_texts, raw, texts, leader, [])
+            yield LazyRecord(
+                None, flavour, key, position, encoding, data, warnings, build=build, head=marc
+            )
+        else:
+            yield Record(marc, flavour, key, position, encoding, data, warnings)
     for note, count in overrides.items():
         log.warn(first_seen[note], f"{note} ({count} record{'s' * (count != 1)})")
         log.note(f"{file}: {note} ({count} record{'s' * (count != 1)})")

@@ -19,8 +19,10 @@ from kitab.catalogue.scans import ScanIndex
 from kitab.config import Config, TargetConfig
 from kitab.mappings import Crosswalk, default_crosswalk, load_crosswalk, map_record, render
 from kitab.mappings import metadata_hash as hash_metadata
-from kitab.model import FileRef, Item, Metadata, Record
+from kitab.model import FileRef, Flavour, Item, Metadata, Record
 from kitab.sync import rules
+from kitab.sync.conflicts import ConflictStore
+from kitab.sync.digest import SourceDigests, seal, setup_fingerprint
 from kitab.sync.merge import FieldChange, changed_fields
 from kitab.sync.report import RunReport
 from kitab.sync.state import Link, StateStore, SyncedFile
@@ -71,6 +73,9 @@ class Action:
     visibility_changed: bool = False
     reason: str = ""
     missing_scans: list[str] = field(default_factory=list)
+    #: the record's source digest (kitab.sync.digest), unsealed; None when the record may not
+    #: take the fast path (an open intent or conflict)
+    source_digest: str | None = None
 
 
 def record_label(record: Record) -> str:
@@ -112,13 +117,31 @@ class Planner:
         self._crosswalks: dict[str, Crosswalk] = {}
         self.seen_keys: set[str] = set()
         self.deletions_skipped = False
+        target = context.target
+        self.digests = SourceDigests(
+            {
+                flavour: setup_fingerprint(
+                    config, target, context.repository_kind, self._crosswalk(flavour)
+                )
+                for flavour in Flavour
+            }
+        )
+        #: records that must be planned the ordinary way: a write was cut short, or a cataloguer
+        #: has a conflict to settle
+        self.held_back = {entry.key for entry in context.store.open_intents(target.name)}
+        self.held_back.update(c.key for c in ConflictStore(context.store).open(target.name))
+        #: records found unchanged from their source digest alone, without being mapped
+        self.fast_paths = 0
 
     def crosswalk_for(self, record: Record) -> Crosswalk:
+        return self._crosswalk(record.flavour)
+
+    def _crosswalk(self, flavour: Flavour) -> Crosswalk:
         if self._configured is not None:
             return self._configured
-        if record.flavour not in self._crosswalks:
-            self._crosswalks[record.flavour] = default_crosswalk(record.flavour)
-        return self._crosswalks[record.flavour]
+        if flavour not in self._crosswalks:
+            self._crosswalks[flavour] = default_crosswalk(flavour)
+        return self._crosswalks[flavour]
 
     def __iter__(self) -> Iterator[Action]:
         records = iter(self.reader)
@@ -167,16 +190,32 @@ class Planner:
                 ActionKind.SKIP, record.key, label, reason="duplicate control number in catalogue"
             )
         self.seen_keys.add(record.key)
-        if str(record.marc.leader)[5:6] == "d":
+        if record.leader[5:6] == "d":
             return self._deleted(record, label, link)
+        match = self.scans.match(record) if self.scans is not None else None
+        missing = match.missing if match else []
+        scans = match.files if match else []
+        source = None if record.key in self.held_back else self.digests.record(record, scans)
+        if source is not None and link is not None and link.source_digest == seal(source, link):
+            self.fast_paths += 1
+            local = {path.name for path in scans}
+            gone = [f for f in link.files if f.name not in local]
+            return Action(
+                ActionKind.UNCHANGED,
+                record.key,
+                label,
+                metadata_hash=link.metadata_hash,
+                files=FilePlan(gone=gone),
+                link=link,
+                missing_scans=missing,
+                source_digest=source,
+            )
         metadata = self.mapped(record)
         item_public, files_public = rules.rights(context.config.rights, record)
-        match = self.scans.match(record) if self.scans is not None else None
-        files = [FileRef(path, public=files_public) for path in (match.files if match else [])]
+        files = [FileRef(path, public=files_public) for path in scans]
         item = Item(record.key, metadata, files, public=item_public)
         container = rules.route(context.target.routes, record, context.target.container)
         digest = hash_metadata(metadata)
-        missing = match.missing if match else []
         if link is None:
             return Action(
                 ActionKind.CREATE,
@@ -187,6 +226,7 @@ class Planner:
                 metadata_hash=digest,
                 files=FilePlan(add=files),
                 missing_scans=missing,
+                source_digest=source,
             )
         file_plan = self.compare_files(files, link.files)
         changes = (
@@ -210,6 +250,7 @@ class Planner:
             link=link,
             visibility_changed=visibility_changed,
             missing_scans=missing,
+            source_digest=source,
         )
 
     def _deleted(self, record: Record, label: str, link: Link | None) -> Action:

@@ -288,5 +288,6 @@ def _pull_record(
     link.base = new_base
     link.catalogue_base = catalogue_side
     link.metadata_hash = metadata_hash(catalogue_side)
+    link.source_digest = None  # the bases moved: the next push re-plans the record in full
     store.save_link(link)
     report.count("fields_pulled", len(pulled))

@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 from kitab.connectors.base import RemoteFile, RemoteItem, Repository, RepositoryError
 from kitab.mappings import metadata_hash
 from kitab.model import FileRef, Metadata
+from kitab.sync.digest import seal
 from kitab.sync.merge import Conflict, repository_edited, same, values_to_write
 from kitab.sync.plan import WITHDRAWN, Action, ActionKind
 from kitab.sync.state import Link, StateStore, SyncedFile
+
+#: digests stamped into links per state store transaction
+_STAMPS_PER_WRITE = 500
 
 
 @dataclass(slots=True)
@@ -71,6 +75,7 @@ class Pusher:
         self.on_outcome = on_outcome
         self._interrupted = {entry.key: entry for entry in store.open_intents(target)}
         self._lock = threading.Lock()
+        self._stamps: list[tuple[str, str, str]] = []
 
     def apply(self, actions: Iterable[Action]) -> None:
         """Apply every action; returns when all are done. Outcomes go to ``on_outcome``."""
@@ -81,6 +86,7 @@ class Pusher:
                     action.kind is ActionKind.UNCHANGED and action.key not in self._interrupted
                 )
                 if quiet:
+                    self._stamp(action)
                     self.on_outcome(self._quiet(action))
                     continue
                 if self.before_first_write is not None:
@@ -89,6 +95,31 @@ class Pusher:
                 slots.acquire()
                 future: Future[Outcome] = pool.submit(self._apply_one, action)
                 future.add_done_callback(lambda f: (slots.release(), self.on_outcome(f.result())))
+        self._flush_stamps()
+
+    def _stamp(self, action: Action) -> None:
+        """A linked record found unchanged the ordinary way is in step with its link as it
+        stands: seal its source digest into the link, so the next push can tell so from the
+        record's bytes alone (a state store older than source digests fills in this way)."""
+        link = action.link
+        if (
+            action.kind is not ActionKind.UNCHANGED
+            or action.item is None  # not planned the ordinary way: fast path, deleted, gone
+            or action.source_digest is None
+            or link is None
+            or link.metadata_hash != action.metadata_hash
+        ):
+            return
+        sealed = seal(action.source_digest, link)
+        if link.source_digest != sealed:
+            self._stamps.append((action.key, sealed, link.updated_at))
+            if len(self._stamps) >= _STAMPS_PER_WRITE:
+                self._flush_stamps()
+
+    def _flush_stamps(self) -> None:
+        if self._stamps:
+            self.store.stamp_source_digests(self.target, self._stamps)
+            self._stamps = []
 
     @staticmethod
     def _quiet(action: Action) -> Outcome:
@@ -129,6 +160,7 @@ class Pusher:
         self.repository.withdraw(action.link.item_id)
         action.link.metadata_hash = WITHDRAWN
         action.link.public = False
+        action.link.source_digest = None
         self.store.save_link(action.link)
         return Outcome(
             action.key,
@@ -156,6 +188,7 @@ class Pusher:
             remote.files,
             catalogue_base=dict(new),
             base=_owned(remote.metadata, new),
+            in_step=True,
         )
         return Outcome(
             action.key,
@@ -225,6 +258,7 @@ class Pusher:
             refreshed,
             catalogue_base=catalogue_side,
             base=base,
+            in_step=not conflicts and not kept_catalogue,
         )
         return Outcome(
             action.key,
@@ -266,7 +300,10 @@ class Pusher:
         *,
         catalogue_base: Metadata,
         base: Metadata,
+        in_step: bool,
     ) -> None:
+        """Save the link; with its source digest sealed in when the item is now in step with
+        the record (no conflict kept a field back, every scan is there), else with none."""
         assert action.item is not None
         algorithm = self.repository.checksum_algorithm
         local = {(f.md5 if algorithm == "MD5" else f.sha256): f.name for f in action.item.files}
@@ -277,19 +314,25 @@ class Pusher:
         ]
         for file in action.item.files:
             self.store.remember_checksums(file.path, file.md5, file.sha256)
-        self.store.save_link(
-            Link(
-                target=self.target,
-                key=action.key,
-                item_id=item_id,
-                metadata_hash=metadata_hash(catalogue_base),
-                base=base,
-                files=files,
-                item_url=item_url,
-                public=action.item.public,
-                catalogue_base=catalogue_base,
-            )
+        link = Link(
+            target=self.target,
+            key=action.key,
+            item_id=item_id,
+            metadata_hash=metadata_hash(catalogue_base),
+            base=base,
+            files=files,
+            item_url=item_url,
+            public=action.item.public,
+            catalogue_base=catalogue_base,
         )
+        if (
+            in_step
+            and action.source_digest is not None
+            and link.metadata_hash == action.metadata_hash
+            and sorted(f.name for f in files) == sorted(f.name for f in action.item.files)
+        ):
+            link.source_digest = seal(action.source_digest, link)
+        self.store.save_link(link)
 
 
 def _owned(remote: Metadata, mapped: Metadata) -> Metadata:

@@ -122,12 +122,18 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             # so here, so a holder whose session died frees its claim at once (claims.py).
             "ALTER TABLE claims ADD COLUMN locked INTEGER NOT NULL DEFAULT 0",
         ],
+        [
+            # A digest of the record's source and set-up when the link was last known to be in
+            # step with it (kitab.sync.digest): a no-op push skips mapping records it matches.
+            "ALTER TABLE links ADD COLUMN source_digest TEXT",
+        ],
     ],
 }
 
 
 _LINK_COLUMNS = (
-    "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, catalogue_base"
+    "target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, "
+    "catalogue_base, source_digest"
 )
 
 
@@ -172,10 +178,54 @@ class Link:
     #: the catalogue's mapped metadata at the last sync, when it differs from ``base`` (a pulled
     #: edit the library system has not imported yet); None means "the same as base"
     catalogue_base: Metadata | None = None
+    #: sealed digest of the record's source when this link was saved in step with it
+    #: (kitab.sync.digest); None when it was not, or is not known to be
+    source_digest: str | None = None
 
     @property
     def catalogue_side(self) -> Metadata:
         return self.base if self.catalogue_base is None else self.catalogue_base
+
+
+_BASE = Link.__dict__["base"]  # the slots behind Link's metadata, for _StoredLink's properties
+_CATALOGUE_BASE = Link.__dict__["catalogue_base"]
+
+
+class _StoredLink(Link):
+    """A link read from the store, whose two metadata copies are decoded on first use: most
+    links a push reads belong to unchanged records, and decoding them cost more than deciding
+    that they are unchanged."""
+
+    __slots__ = ("_base_json", "_catalogue_json")
+
+    def __init__(self, *args: Any, base_json: str, catalogue_json: str | None, **kw: Any) -> None:
+        self._base_json = self._catalogue_json = None
+        Link.__init__(self, *args, **kw)
+        self._base_json, self._catalogue_json = base_json, catalogue_json
+
+    @property  # type: ignore[override]
+    def base(self) -> Metadata:
+        if self._base_json is not None:
+            _BASE.__set__(self, metadata_from_json(self._base_json))
+            self._base_json = None
+        return _BASE.__get__(self, Link)
+
+    @base.setter
+    def base(self, value: Metadata) -> None:
+        self._base_json = None
+        _BASE.__set__(self, value)
+
+    @property  # type: ignore[override]
+    def catalogue_base(self) -> Metadata | None:
+        if self._catalogue_json is not None:
+            _CATALOGUE_BASE.__set__(self, metadata_from_json(self._catalogue_json))
+            self._catalogue_json = None
+        return _CATALOGUE_BASE.__get__(self, Link)
+
+    @catalogue_base.setter
+    def catalogue_base(self, value: Metadata | None) -> None:
+        self._catalogue_json = None
+        _CATALOGUE_BASE.__set__(self, value)
 
 
 @dataclass(slots=True)
@@ -387,9 +437,21 @@ class StateStore:
                 "public": int(link.public),
                 "updated_at": link.updated_at,
                 "catalogue_base": None if cat is None else metadata_to_json(cat),
+                "source_digest": link.source_digest,
             },
             key=("target", "key"),
         )
+
+    def stamp_source_digests(self, target: str, stamps: Sequence[tuple[str, str, str]]) -> None:
+        """Store (key, sealed digest, the link's updated_at as read) for links a push found in
+        step with their records; a link saved since it was read is left alone."""
+        with self.transaction() as db:
+            for key, digest, updated_at in stamps:
+                db.execute(
+                    "UPDATE links SET source_digest = ? "
+                    "WHERE target = ? AND key = ? AND updated_at = ?",
+                    (digest, target, key, updated_at),
+                )
 
     def delete_link(self, target: str, key: str) -> None:
         self.execute("DELETE FROM links WHERE target = ? AND key = ?", (target, key))
@@ -517,16 +579,19 @@ class StateStore:
 
 
 def _link(row: tuple[Any, ...]) -> Link:
-    target, key, item_id, metadata_hash, base, files, item_url, public, updated_at, cat = row
-    return Link(
+    target, key, item_id, metadata_hash, base, files, item_url, public, updated = row[:9]
+    cat, digest = row[9:]
+    return _StoredLink(
         target=target,
         key=key,
         item_id=item_id,
         metadata_hash=metadata_hash,
-        base=metadata_from_json(base),
-        files=[SyncedFile(*f) for f in json.loads(files)],
+        base={},
+        files=[SyncedFile(*f) for f in json.loads(files)] if files != "[]" else [],
         item_url=item_url,
         public=bool(public),
-        updated_at=updated_at,
-        catalogue_base=None if cat is None else metadata_from_json(cat),
+        updated_at=updated,
+        source_digest=digest,
+        base_json=base,
+        catalogue_json=cat,
     )
