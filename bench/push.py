@@ -250,9 +250,10 @@ def new_items(sandbox: Sandbox, work: Path, items: int, concurrency: int, latenc
 def seed_links(config_file: Path) -> int:
     """The links a first push leaves, written straight into the state store.
 
-    What a no-op push reads of a link is its metadata hash, its files and its visibility; a
-    pushed record's link has the hash of the record's mapped metadata (the catalogue side), no
-    files here, and public visibility, and that is what is stored, from kitab's own planner.
+    What a no-op push reads of a link is its metadata hash, its files, its visibility and its
+    source digest; a pushed record's link has the hash of the record's mapped metadata (the
+    catalogue side), no files here, public visibility and the record's source digest sealed
+    with those (kitab.sync.digest), and that is what is stored, from kitab's own planner.
     The item ids point nowhere: a no-op push never asks the repository about an unchanged
     record, which is what is measured (a record that did reach the network would show up in
     the sandbox's request counts)."""

@@ -21,11 +21,11 @@ from kitab.catalogue.build import build_record
 from kitab.catalogue.charsets import decoder_for
 from kitab.catalogue.iso2709 import Chunk, parse_chunk
 from kitab.catalogue.keys import record_key
-from kitab.model import Flavour, LazyRecord
+from kitab.model import Flavour, LazyRecord, Value
 from kitab.sync.digest import canonical_source
 from kitab.sync.plan import Action, planner_for
 from kitab.sync.pull import pull
-from kitab.sync.state import StateStore
+from kitab.sync.state import Link, StateStore, SyncedFile
 
 ISO = "marc21-cp1251-russian-rkp-pymarc.dat"
 XML_RECORDS, ISO_RECORDS = 8, 6
@@ -62,6 +62,21 @@ def test_lazy_records_have_the_eager_key_control_number_and_fields(data_dir, key
             assert record.marc.as_json() == eager.as_json(), (path.name, key)
             assert canonical_source(record) == source
     assert lazy_seen > 300  # every lazily read record of the shared exports was checked
+
+
+def test_a_stored_link_reads_back_equal_with_its_digest_and_can_be_stamped(tmp_path):
+    title = {"dc.title": [Value("Xəmsə", "az")], "dc.date.issued": [Value("1983")]}
+    made = Link("t", "AZ-QzxMKS:000102", "item-1", "hash", title, catalogue_base={})
+    made.files = [SyncedFile("000102.pdf", "file-1", "md5", 12)]
+    made.source_digest = "sealed"
+    with StateStore(tmp_path / "state.sqlite") as store:
+        store.save_link(made)
+        stored = store.get_links("t", [made.key])[made.key]
+        assert stored == made and stored.base == title and stored.catalogue_base == {}
+        store.stamp_source_digests("t", [(made.key, "newer", stored.updated_at)])
+        store.stamp_source_digests("t", [(made.key, "stale", "2000-01-01T00:00:00.000000Z")])
+        again = store.get_link("t", made.key)
+        assert again.source_digest == "newer" and again.updated_at == stored.updated_at
 
 
 # -- the fast path against a sandbox ------------------------------------------------------------

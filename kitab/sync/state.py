@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -198,10 +198,20 @@ class _StoredLink(Link):
 
     __slots__ = ("_base_json", "_catalogue_json")
 
-    def __init__(self, *args: Any, base_json: str, catalogue_json: str | None, **kw: Any) -> None:
+    def __init__(
+        self, *args: Any, base_json: str | None = None, catalogue_json: str | None = None, **kw: Any
+    ) -> None:
         self._base_json = self._catalogue_json = None
         Link.__init__(self, *args, **kw)
         self._base_json, self._catalogue_json = base_json, catalogue_json
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any link with the same values, stored or made."""
+        if not isinstance(other, Link):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Link))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as Link
 
     @property  # type: ignore[override]
     def base(self) -> Metadata:
