@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kitab.connectors.base import Repository
+from kitab.mappings import metadata_hash
 from kitab.model import Metadata, Value
 from kitab.sync.merge import Conflict, values_to_write
 from kitab.sync.state import StateStore, metadata_from_json, metadata_to_json, utcnow
@@ -132,6 +133,9 @@ class ConflictStore:
             catalogue_side[conflict.field] = conflict.catalogue
         link.base = base
         link.catalogue_base = catalogue_side
+        # the catalogue side moved: its hash with it, and the next push plans this record afresh
+        link.metadata_hash = metadata_hash(catalogue_side)
+        link.source_digest = None
         with self.store.transaction() as db:
             changed = db.execute(
                 "UPDATE conflicts SET resolved_at = ?, resolution = ?, value = ?, resolved_by = ? "
