@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kitab.config import Config, TargetConfig
-from kitab.connectors.base import Rejected, Repository, RepositoryError
+from kitab.connectors.base import Rejected, Repository
 from kitab.sync.conflicts import ConflictStore
 from kitab.sync.plan import Action, finish_reading, planner_for
 from kitab.sync.pull import pull
 from kitab.sync.push import Outcome, Pusher
 from kitab.sync.report import RunReport
+from kitab.sync.runs import recorded_run
 from kitab.sync.setup import missing_fields
 from kitab.sync.state import StateStore
 from kitab.sync.targets import open_repository
@@ -80,11 +81,20 @@ def push(
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
 ) -> RunReport:
     """Push the catalogue to one target; the report is saved and the run recorded."""
-    own_repository = repository is None
-    repository = repository or open_repository(target)
-    report = RunReport("push", target.name)
-    report.run_id = store.start_run("push", target.name)
+    with recorded_run(config, target, store, "push", repository) as (report, repository):
+        _push(config, target, store, report, repository, concurrency, on_outcome)
+    return report
 
+
+def _push(
+    config: Config,
+    target: TargetConfig,
+    store: StateStore,
+    report: RunReport,
+    repository: Repository,
+    concurrency: int | None,
+    on_outcome: Callable[[Outcome], None],
+) -> None:
     conflicts = ConflictStore(store)
 
     def record(outcome: Outcome) -> None:
@@ -108,29 +118,19 @@ def push(
                 "or change the crosswalk"
             )
 
-    try:
-        planner = planner_for(config, target, store)
-        pusher = Pusher(
-            store,
-            repository,
-            target.name,
-            run_id=report.run_id,
-            concurrency=concurrency or target.concurrency or config.concurrency,
-            on_outcome=record,
-            policy=config.conflict_policy,
-            before_first_write=check_fields,
-        )
-        pusher.apply(observe(iter(planner), report))
-        finish_reading(planner, report)
-    except RepositoryError as error:  # the target as a whole: login, registry, unreachable
-        report.fail("", target.name, str(error))
-        raise
-    finally:
-        if own_repository:
-            repository.close()
-        report.save(config.state_dir / "reports")
-        store.finish_run(report.run_id, report.outcome, dict(report.counts), str(report.path))
-    return report
+    planner = planner_for(config, target, store)
+    pusher = Pusher(
+        store,
+        repository,
+        target.name,
+        run_id=report.run_id,
+        concurrency=concurrency or target.concurrency or config.concurrency,
+        on_outcome=record,
+        policy=config.conflict_policy,
+        before_first_write=check_fields,
+    )
+    pusher.apply(observe(iter(planner), report))
+    finish_reading(planner, report)
 
 
 def sync(

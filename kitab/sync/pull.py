@@ -29,6 +29,7 @@ from kitab.sync.conflicts import ConflictStore
 from kitab.sync.merge import Conflict, same
 from kitab.sync.plan import Planner, finish_reading, planner_for, record_label
 from kitab.sync.report import RunReport
+from kitab.sync.runs import recorded_run
 from kitab.sync.state import (
     MIGRATIONS,
     Link,
@@ -36,7 +37,7 @@ from kitab.sync.state import (
     metadata_from_json,
     metadata_to_json,
 )
-from kitab.sync.targets import NAMING, open_repository
+from kitab.sync.targets import NAMING
 
 #: Re-read this much before the watermark: repositories index late (DSpace's discovery commit).
 OVERLAP = timedelta(minutes=10)
@@ -166,32 +167,37 @@ def pull(
     repository: Repository | None = None,
 ) -> RunReport:
     """Bring repository edits back as MARC records in ``out_dir``; record conflicts."""
-    own_repository = repository is None
-    repository = repository or open_repository(target)
     store.migrate()
     conflicts = ConflictStore(store)
-    report = RunReport("pull", target.name)
-    report.run_id = store.start_run("pull", target.name)
-    writer = PullWriter(out_dir, target.name)
-    try:
-        newest = _list_changes(store, repository, target.name, report)
-        planner = planner_for(config, target, store)
-        for record in planner.reader:
-            _pull_record(planner, record, store, conflicts, writer, target, config, report)
-        finish_reading(planner, report, scans=False)
-        report.notes.extend(f"written: {path}" for path in writer.finish())
-        if newest is not None and report.outcome != "failed":
-            store.set_watermark(f"remote:{target.name}", newest.isoformat())
-    except BaseException:
-        writer.abandon()
-        raise
-    finally:
-        store.execute("DELETE FROM pull_scratch WHERE target = ?", (target.name,))
-        if own_repository:
-            repository.close()
-        report.save(config.state_dir / "reports")
-        store.finish_run(report.run_id, report.outcome, dict(report.counts), str(report.path))
+    with recorded_run(config, target, store, "pull", repository) as (report, repository):
+        writer = PullWriter(out_dir, target.name)
+        try:
+            _pull(config, target, store, report, repository, conflicts, writer)
+        except BaseException:
+            writer.abandon()
+            raise
+        finally:
+            store.execute("DELETE FROM pull_scratch WHERE target = ?", (target.name,))
     return report
+
+
+def _pull(
+    config: Config,
+    target: TargetConfig,
+    store: StateStore,
+    report: RunReport,
+    repository: Repository,
+    conflicts: ConflictStore,
+    writer: PullWriter,
+) -> None:
+    newest = _list_changes(store, repository, target.name, report)
+    planner = planner_for(config, target, store)
+    for record in planner.reader:
+        _pull_record(planner, record, store, conflicts, writer, target, config, report)
+    finish_reading(planner, report, scans=False)
+    report.notes.extend(f"written: {path}" for path in writer.finish())
+    if newest is not None and report.outcome != "failed":  # the whole list was read
+        store.set_watermark(f"remote:{target.name}", newest.isoformat())
 
 
 def _list_changes(

@@ -20,6 +20,7 @@ from kitab.model import FileRef, Metadata
 from kitab.sync.merge import same
 from kitab.sync.plan import finish_reading, planner_for
 from kitab.sync.report import RunReport
+from kitab.sync.runs import recorded_run
 from kitab.sync.state import (
     MIGRATIONS,
     Link,
@@ -28,7 +29,6 @@ from kitab.sync.state import (
     metadata_from_json,
     metadata_to_json,
 )
-from kitab.sync.targets import open_repository
 
 MIGRATIONS["relink"] = [
     [
@@ -48,65 +48,68 @@ def relink(
     repository: Repository | None = None,
 ) -> RunReport:
     """Link every record to the item that carries its identity; report the rest."""
-    own_repository = repository is None
-    repository = repository or open_repository(target)
     store.migrate()
-    report = RunReport("relink", target.name)
-    report.run_id = store.start_run("relink", target.name)
-    try:
-        _list_repository(store, repository, target.name, report)
-        planner = planner_for(config, target, store)
-        for record in planner.reader:
-            rows = store.query(
-                "SELECT item_id, item_url, public, metadata, files FROM relink_scratch "
-                "WHERE target = ? AND key = ?",
-                (target.name, record.key),
-            )
-            if not rows:
-                report.count("not_in_repository")
-                continue
-            item_id, item_url, public, remote_json, files_json = rows[0]
-            mapped = planner.mapped(record)
-            remote = metadata_from_json(remote_json)
-            held = _held_values(mapped, remote)
-            scans = planner.scans.match(record).files if planner.scans else []
-            stored = {c: (file_id, size) for file_id, c, size in json.loads(files_json)}
-            files = []
-            for path in scans:
-                checksum = planner.checksum(FileRef(path))
-                if checksum in stored:
-                    file_id, size = stored[checksum]
-                    files.append(SyncedFile(path.name, file_id, checksum, size))
-            store.save_link(
-                Link(
-                    target=target.name,
-                    key=record.key,
-                    item_id=item_id,
-                    metadata_hash=metadata_hash(held),
-                    base={name: remote.get(name, []) for name in mapped},
-                    catalogue_base=held,
-                    files=files,
-                    item_url=item_url,
-                    public=bool(public),
-                )
-            )
-            store.execute(
-                "DELETE FROM relink_scratch WHERE target = ? AND key = ?", (target.name, record.key)
-            )
-            report.count("linked")
-        finish_reading(planner, report)
-        for key, item_id in store.query(
-            "SELECT key, item_id FROM relink_scratch WHERE target = ?", (target.name,)
-        ):
-            report.notes.append(f"item {item_id} carries {key}, which the catalogue does not hold")
-            report.count("items_without_record")
-    finally:
-        store.execute("DELETE FROM relink_scratch WHERE target = ?", (target.name,))
-        if own_repository:
-            repository.close()
-        report.save(config.state_dir / "reports")
-        store.finish_run(report.run_id, report.outcome, dict(report.counts), str(report.path))
+    with recorded_run(config, target, store, "relink", repository) as (report, repository):
+        try:
+            _relink(config, target, store, report, repository)
+        finally:
+            store.execute("DELETE FROM relink_scratch WHERE target = ?", (target.name,))
     return report
+
+
+def _relink(
+    config: Config,
+    target: TargetConfig,
+    store: StateStore,
+    report: RunReport,
+    repository: Repository,
+) -> None:
+    _list_repository(store, repository, target.name, report)
+    planner = planner_for(config, target, store)
+    for record in planner.reader:
+        rows = store.query(
+            "SELECT item_id, item_url, public, metadata, files FROM relink_scratch "
+            "WHERE target = ? AND key = ?",
+            (target.name, record.key),
+        )
+        if not rows:
+            report.count("not_in_repository")
+            continue
+        item_id, item_url, public, remote_json, files_json = rows[0]
+        mapped = planner.mapped(record)
+        remote = metadata_from_json(remote_json)
+        held = _held_values(mapped, remote)
+        scans = planner.scans.match(record).files if planner.scans else []
+        stored = {c: (file_id, size) for file_id, c, size in json.loads(files_json)}
+        files = []
+        for path in scans:
+            checksum = planner.checksum(FileRef(path))
+            if checksum in stored:
+                file_id, size = stored[checksum]
+                files.append(SyncedFile(path.name, file_id, checksum, size))
+        store.save_link(
+            Link(
+                target=target.name,
+                key=record.key,
+                item_id=item_id,
+                metadata_hash=metadata_hash(held),
+                base={name: remote.get(name, []) for name in mapped},
+                catalogue_base=held,
+                files=files,
+                item_url=item_url,
+                public=bool(public),
+            )
+        )
+        store.execute(
+            "DELETE FROM relink_scratch WHERE target = ? AND key = ?", (target.name, record.key)
+        )
+        report.count("linked")
+    finish_reading(planner, report)
+    for key, item_id in store.query(
+        "SELECT key, item_id FROM relink_scratch WHERE target = ?", (target.name,)
+    ):
+        report.notes.append(f"item {item_id} carries {key}, which the catalogue does not hold")
+        report.count("items_without_record")
 
 
 def _list_repository(
