@@ -21,7 +21,7 @@ from kitab.sandbox.dspace_app import DSpaceApp
 from kitab.sandbox.dspace_store import MetadataValue, Store
 from kitab.sandbox.dspace_version import Flavour
 from kitab.sandbox.dspace_views import UI_URL
-from kitab.sandbox.faults import WRITE_METHODS, FaultInjector
+from kitab.sandbox.faults import FaultInjector
 from kitab.sandbox.server import RunningServer, start_in_thread
 
 COMMUNITY_NAME = "District Library"
@@ -111,14 +111,11 @@ class DSpaceSandbox:
         return self.app.store.data_dir
 
     def stats(self) -> dict[str, int]:
-        """Requests seen by method, plus "writes" (POST/PUT/PATCH/DELETE) and "total"."""
-        counts = dict(self.injector.counts)
-        counts["writes"] = sum(n for m, n in self.injector.counts.items() if m in WRITE_METHODS)
-        counts["total"] = sum(self.injector.counts.values())
-        return counts
+        """Requests by method (logins apart), plus "writes" and "total": /_sandbox/stats."""
+        return self.injector.stats()
 
     def reset_stats(self) -> None:
-        self.injector.counts.clear()
+        self.injector.reset_stats()
 
     def expire_tokens(self) -> None:
         """Revoke every JWT at once, as a logout elsewhere or a server restart would."""

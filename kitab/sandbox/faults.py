@@ -75,6 +75,18 @@ class FaultInjector:
             return self._error(start_response)
         return self.app(environ, start_response)
 
+    def stats(self) -> dict[str, int]:
+        """Requests seen by method (logins apart), plus ``writes`` and ``total``."""
+        with self._lock:
+            counts = dict(self.counts)
+        counts["writes"] = sum(n for m, n in counts.items() if m in WRITE_METHODS)
+        counts["total"] = sum(counts.values()) - counts["writes"]
+        return counts
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.counts.clear()
+
     def _decide(self, method: str) -> str | None:
         plan = self.plan
         if plan.writes_only and method not in WRITE_METHODS:
@@ -134,13 +146,9 @@ class FaultInjector:
                 self.plan = FaultPlan()
             payload = asdict(self.plan)
         elif what == "stats" and method == "GET":
-            counts = dict(self.counts)
-            counts["writes"] = sum(n for m, n in self.counts.items() if m in WRITE_METHODS)
-            counts["total"] = sum(self.counts.values())
-            payload = counts
+            payload = self.stats()
         elif what == "stats/reset" and method == "POST":
-            with self._lock:
-                self.counts.clear()
+            self.reset_stats()
             payload = {}
         else:
             status, payload = "404 Not Found", {"error": f"no sandbox control {what!r}"}

@@ -445,14 +445,11 @@ class OmekaSandbox:
         return self.running.injector
 
     def stats(self) -> dict[str, int]:
-        """Request counts by method, plus ``writes`` and ``total`` (as ``/_sandbox/stats``)."""
-        counts = dict(self.injector.counts)
-        counts["writes"] = sum(n for m, n in self.injector.counts.items() if m in WRITE_METHODS)
-        counts["total"] = sum(self.injector.counts.values())
-        return counts
+        """Requests by method (logins apart), plus "writes" and "total": /_sandbox/stats."""
+        return self.injector.stats()
 
     def reset_stats(self) -> None:
-        self.injector.counts.clear()
+        self.injector.reset_stats()
 
     def stop(self) -> None:
         self.running.stop()
