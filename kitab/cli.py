@@ -503,43 +503,26 @@ def plan(config_path: Path, target: str | None, as_json: bool, show_all: bool) -
 @click.option("--concurrency", "-j", type=click.IntRange(1, 64), help="Records at a time.")
 def push(config_path: Path, target: str | None, as_json: bool, concurrency: int | None) -> None:
     """Create and update repository items from the catalogue and its scans."""
-    from kitab.connectors.base import AuthError, Rejected, Unavailable
-    from kitab.connectors.secrets import MissingSecret
     from kitab.sync.engine import push as push_target
 
     config = _load(config_path)
-    reports = []
-    code = EXIT_OK
-    with _open_state(config) as store:
-        for target_config in config.target(target):
-            progress = _Progress(enabled=not as_json, label=f"push → {target_config.name}")
-            try:
-                report = push_target(
+
+    def job(target_config, store):
+        progress = _Progress(enabled=not as_json, label=f"push → {target_config.name}")
+        try:
+            return [
+                push_target(
                     config,
                     target_config,
                     store,
                     concurrency=concurrency,
                     on_outcome=progress.update,
                 )
-            except (AuthError, Unavailable, MissingSecret) as error:
-                progress.close()
-                click.echo(f"{target_config.name}: {error}", err=True)
-                code = max(code, EXIT_UNAVAILABLE)
-                continue
-            except Rejected as error:
-                progress.close()
-                click.echo(f"{target_config.name}: {error}", err=True)
-                code = max(code, EXIT_FAILURES)
-                continue
+            ]
+        finally:
             progress.close()
-            reports.append(report)
-            if report.outcome != "ok":
-                code = max(code, EXIT_FAILURES)
-            if not as_json:
-                _print_summary(report)
-    if as_json:
-        click.echo(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
-    sys.exit(code)
+
+    _run_per_target(config, target, job, as_json)
 
 
 @main.command()
@@ -548,22 +531,10 @@ def push(config_path: Path, target: str | None, as_json: bool, concurrency: int 
 @json_option
 def relink(config_path: Path, target: str, as_json: bool) -> None:
     """Rebuild the record ↔ item links from the identities stored in the repository."""
-    from kitab.connectors.base import AuthError, Unavailable
     from kitab.sync.relink import relink as relink_target
 
     config = _load(config_path)
-    (target_config,) = config.target(target)
-    with _open_state(config) as store:
-        try:
-            report = relink_target(config, target_config, store)
-        except (AuthError, Unavailable) as error:
-            click.echo(f"{target}: {error}", err=True)
-            sys.exit(EXIT_UNAVAILABLE)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        _print_summary(report)
-    sys.exit(EXIT_OK if report.outcome == "ok" else EXIT_FAILURES)
+    _run_per_target(config, target, lambda t, store: [relink_target(config, t, store)], as_json)
 
 
 @main.command()
@@ -608,13 +579,23 @@ def _run_per_target(config, target: str | None, job, as_json: bool) -> None:
     """Run ``job(target_config, store) -> [reports]`` per target; print; exit by outcome."""
     from kitab.connectors.base import AuthError, RepositoryError, Unavailable
     from kitab.connectors.secrets import MissingSecret
+    from kitab.service.claims import claimed
 
     reports = []
     code = EXIT_OK
     with _open_state(config) as store:
         for target_config in config.target(target):
             try:
-                produced = job(target_config, store)
+                with claimed(store, [f"target:{target_config.name}"]) as holder:
+                    if holder is not None:
+                        click.echo(
+                            f"{target_config.name}: busy, {holder.owner} is working on it "
+                            f"(claim {holder.claim}); nothing done",
+                            err=True,
+                        )
+                        code = max(code, EXIT_FAILURES)
+                        continue
+                    produced = job(target_config, store)
             except (AuthError, Unavailable, MissingSecret) as error:
                 click.echo(f"{target_config.name}: {error}", err=True)
                 code = max(code, EXIT_UNAVAILABLE)

@@ -157,3 +157,22 @@ def test_relink_rebuilds_lost_state_and_the_next_push_writes_nothing(target):
     again = target.push()
     assert again.counts["unchanged"] == RECORDS + 1, again.to_dict()
     assert target.writes() == 0
+
+
+def test_a_push_by_hand_never_overlaps_a_run_on_the_same_target(target):
+    config = target.config
+    with StateStore(config.state_path) as store:
+        assert store.claim("target:t", "nightly-sync@host", ttl=60)
+    target.sandbox.reset_stats()
+    result = subprocess.run(
+        [sys.executable, "-m", "kitab", "push", "-c", str(target.config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "t: busy, nightly-sync@host is working on it" in result.stderr
+    assert target.writes() == 0 and target.items() == {}
+    with StateStore(config.state_path) as store:
+        store.release("target:t", "nightly-sync@host")
+    assert target.push().counts["create"] == RECORDS + 1

@@ -537,3 +537,19 @@ def test_a_harvest_job_claims_its_source_and_pushes_into_its_target(tmp_path, da
     items = omeka_items(omeka)
     assert sorted(items) == sorted(by_control)
     assert items["000101"]["dcterms:title"][0]["@value"].startswith("Kitabi Dədə Qorqud")
+
+
+def test_a_claim_held_by_a_dead_process_of_this_machine_is_freed_at_once(tmp_path):
+    import socket
+
+    from kitab.service.claims import claimed
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with StateStore(tmp_path / "state.sqlite") as store:
+        store.claim("target:t", f"{socket.gethostname()}:{dead.pid}:0000", ttl=600)
+        store.claim("target:u", f"elsewhere:{os.getpid()}:0000", ttl=600)
+        with claimed(store, ["target:t"]) as holder:
+            assert holder is None  # the dead holder no longer blocks
+        with claimed(store, ["target:u"]) as holder:
+            assert holder is not None and holder.owner.startswith("elsewhere:")

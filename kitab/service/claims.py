@@ -13,6 +13,8 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kitab.service.logs import kv
@@ -51,7 +53,9 @@ class Lease:
     def acquire(self) -> Holder | None:
         """Take every claim, or none: the holder of the first one taken is returned instead."""
         for name in self.names:
-            if self.store.claim(name, self.owner, self.ttl):
+            if self.store.claim(name, self.owner, self.ttl) or (
+                self._free_if_dead(name) and self.store.claim(name, self.owner, self.ttl)
+            ):
                 self._held.append(name)
                 continue
             self.release()
@@ -64,6 +68,24 @@ class Lease:
         )
         self._heartbeat.start()
         return None
+
+    def _free_if_dead(self, name: str) -> bool:
+        """Free a claim whose holder was a process of this machine that no longer exists.
+
+        A run killed here (SIGKILL, a closed terminal) then blocks nobody for the rest of its
+        lease; a holder on another machine is left to its lease, which is all we can know.
+        """
+        for claim, owner, _left in self.store.claims():
+            if claim != name:
+                continue
+            host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+                return False
+            log.warning(kv(event="claim-freed", claim=name, owner=owner, reason="holder died"))
+            self.store.release(name, owner)
+            return True
+        return False
 
     def _beat(self) -> None:
         while not self._stop.wait(self.ttl / 3):
@@ -81,3 +103,29 @@ class Lease:
         for name in self._held:
             self.store.release(name, self.owner)
         self._held.clear()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is just not ours
+    return True
+
+
+@contextmanager
+def claimed(store: StateStore, names: list[str], ttl: float = 300.0) -> Iterator[Holder | None]:
+    """Hold ``names`` for the ``with`` block; yields None, or who holds them when taken.
+
+    The commands people run by hand (``kitab push`` while the daemon syncs the same target)
+    take the same ``target:NAME`` claim as scheduled jobs, so the two never overlap.
+    """
+    lease = Lease(store, names, new_owner(), ttl)
+    holder = lease.acquire()
+    try:
+        yield holder
+    finally:
+        if holder is None:
+            lease.release()
