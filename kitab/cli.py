@@ -413,6 +413,10 @@ def _describe(action) -> str:
             lines.append(f"    visibility → {'public' if action.item.public else 'private'}")
     lines.extend(f"    ! declared scan missing: {m}" for m in action.missing_scans)
     lines.extend(
+        f"    ! restricted, not uploaded (DSpace access is not managed by kitab): {p.name}"
+        for p in action.withheld
+    )
+    lines.extend(
         f"    ! {g.name} no longer in the scans folder (left in place)" for g in action.files.gone
     )
     return "\n".join([head, *lines])

@@ -35,6 +35,14 @@ def observe(actions: Iterator[Action], report: RunReport) -> Iterator[Action]:
             )
         for gone in action.files.gone:
             report.files_left.append({"key": action.key, "record": action.label, "file": gone.name})
+        if action.withheld:
+            pushed = {f.name for f in action.link.files} if action.link else set()
+            names = ", ".join(p.name for p in action.withheld)
+            report.notes.append(
+                f"{action.label}: restricted scans not uploaded ({names}): kitab does not set "
+                "DSpace access policies; add them in DSpace with restricted access"
+                + ("; the copies uploaded before are still as they were" if pushed else "")
+            )
         yield action
 
 

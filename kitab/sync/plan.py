@@ -76,6 +76,8 @@ class Action:
     #: the record's source digest (kitab.sync.digest), unsealed; None when the record may not
     #: take the fast path (an open intent or conflict)
     source_digest: str | None = None
+    #: restricted scans kept back because the target cannot restrict them (DSpace: reported)
+    withheld: list[Path] = field(default_factory=list)
 
 
 def record_label(record: Record) -> str:
@@ -212,6 +214,12 @@ class Planner:
             )
         metadata = self.mapped(record)
         item_public, files_public = rules.rights(context.config.rights, record)
+        withheld: list[Path] = []
+        if context.target.kind == "dspace" and not (item_public and files_public):
+            # DSpace reads access from resource policies, which kitab does not manage (and a
+            # non-discoverable item's files are still readable): rather than publish restricted
+            # scans, keep them back and say so.
+            withheld, scans = scans, []
         files = [FileRef(path, public=files_public) for path in scans]
         item = Item(record.key, metadata, files, public=item_public)
         container = rules.route(context.target.routes, record, context.target.container)
@@ -227,6 +235,7 @@ class Planner:
                 files=FilePlan(add=files),
                 missing_scans=missing,
                 source_digest=source,
+                withheld=withheld,
             )
         file_plan = self.compare_files(files, link.files)
         changes = (
@@ -251,6 +260,7 @@ class Planner:
             visibility_changed=visibility_changed,
             missing_scans=missing,
             source_digest=source,
+            withheld=withheld,
         )
 
     def _deleted(self, record: Record, label: str, link: Link | None) -> Action:
