@@ -3,6 +3,7 @@ reads of what the repository holds (never through kitab's own connectors)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -161,6 +162,19 @@ password_env = "KITAB_TEST_DSPACE_PASSWORD"
         )
         assert response.status_code == 200, response.text
 
+    def add_file_in_ui(self, item: dict, path: Path) -> None:
+        """Upload a file into the item's ORIGINAL bundle, as DSpace's edit-item page does."""
+        api = f"{self.sandbox.url}/api"
+        bundles = self.session.get(f"{api}/core/items/{item['uuid']}/bundles").json()
+        (bundle,) = [b for b in bundles["_embedded"]["bundles"] if b["name"] == "ORIGINAL"]
+        with path.open("rb") as stream:
+            response = self.session.post(
+                f"{api}/core/bundles/{bundle['uuid']}/bitstreams",
+                files={"file": (path.name, stream, "image/png")},
+                headers={"X-XSRF-TOKEN": self.csrf},
+            )
+        assert response.status_code == 201, response.text
+
 
 class OmekaTarget(Target):
     kind = "omeka"
@@ -215,6 +229,18 @@ item_set = {self.sandbox.item_set_id}
             {"type": "literal", "property_id": "auto", "@value": value}
         )
         response = requests.put(url, params=self.keys, json=current)
+        assert response.status_code == 200, response.text
+
+    def add_file_in_ui(self, item: dict, path: Path) -> None:
+        """Add a medium to the item, as Omeka's item edit page does."""
+        data = {"o:ingester": "upload", "file_index": 0, "o:item": {"o:id": item["o:id"]}}
+        with path.open("rb") as stream:
+            response = requests.post(
+                f"{self.sandbox.url}/api/media",
+                params=self.keys,
+                data={"data": json.dumps(data)},
+                files={"file[0]": (path.name, stream, "image/png")},
+            )
         assert response.status_code == 200, response.text
 
 

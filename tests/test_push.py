@@ -7,6 +7,7 @@ test data; every check reads the repository back through its own REST API, not t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,9 @@ def test_values_and_files_only_in_the_repository_survive_a_push(target):
     subject = "dc.subject" if target.kind == "dspace" else "dcterms:subject"
     target.add_value_in_ui(items["000104"], subject, "Jadidlar adabiyoti")
     target.add_value_in_ui(items["000104"], target.title_field(), "Minувшие дни (rus.)")
+    cover = target.tmp_path / "cover-photo.png"
+    shutil.copy(EXAMPLES / "scans" / "unsorted-017.png", cover)
+    target.add_file_in_ui(items["000104"], cover)  # a cataloguer adds a photo of the cover
     export = target.tmp_path / "exports" / "qazax-marc21.xml"
     text = export.read_text(encoding="utf-8")
     export.write_text(
@@ -111,7 +115,7 @@ def test_values_and_files_only_in_the_repository_survive_a_push(target):
     assert "Oʻzbek romanlari" in subjects and "Oʻzbek romani" not in subjects
     assert subjects[-1] == "Jadidlar adabiyoti"  # the cataloguer's value, kept after kitab's
     assert "Minувшие дни (rus.)" in target.values(item, target.title_field())
-    assert item["files"] == ["000104.pdf"]
+    assert item["files"] == ["000104.pdf", "cover-photo.png"]
 
 
 def test_outage_mid_push_retries_or_reports_and_the_next_run_finishes(target):
