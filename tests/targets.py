@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -31,6 +32,65 @@ def make_catalogue(tmp_path: Path, data_dir: Path) -> Path:
     shutil.copytree(EXAMPLES / "catalogue", catalogue)
     shutil.copy(data_dir / "unimarc-rusmarc-utf8-856-urait.iso", catalogue / "urait.iso")
     return catalogue
+
+
+def dspace_login(url: str, password: str = "kitab") -> tuple[requests.Session, str]:
+    """An administrator's session on a DSpace (sandbox) and its CSRF token, by raw REST."""
+    session = requests.Session()
+    api = f"{url}/api"
+    token = session.get(f"{api}/security/csrf").headers["DSPACE-XSRF-TOKEN"]
+    response = session.post(
+        f"{api}/authn/login",
+        data={"user": "admin@example.org", "password": password},
+        headers={"X-XSRF-TOKEN": token},
+    )
+    assert response.status_code == 200, response.text
+    session.headers["Authorization"] = response.headers["Authorization"]
+    return session, response.headers.get("DSPACE-XSRF-TOKEN", token)
+
+
+def kitab_key(values: list[dict], text: str) -> str | None:
+    """The kitab identity among an item's identifier values (``text`` is the value's key)."""
+    for value in values:
+        if str(value.get(text, "")).startswith("kitab:"):
+            return value[text][6:]
+    return None
+
+
+def dspace_items(session: requests.Session, url: str) -> Iterator[tuple[str, dict]]:
+    """(kitab key, item) for every item kitab made, withdrawn and private ones included."""
+    page = 0
+    while True:
+        result = session.get(
+            f"{url}/api/discover/search/objects",
+            params={
+                "dsoType": "ITEM",
+                "configuration": "administrativeView",
+                "page": page,
+                "size": 100,
+            },
+        ).json()["_embedded"]["searchResult"]
+        for hit in result["_embedded"]["objects"]:
+            item = hit["_embedded"]["indexableObject"]
+            key = kitab_key(item["metadata"].get("dc.identifier.other", []), "value")
+            if key is not None:
+                yield key, item
+        page += 1
+        if page >= result["page"]["totalPages"]:
+            return
+
+
+def omeka_items(url: str, keys: dict[str, str]) -> Iterator[tuple[str, dict]]:
+    """(kitab key, item) for every item kitab made, read with the API key."""
+    page = 1
+    while batch := requests.get(
+        f"{url}/api/items", params={**keys, "per_page": 100, "page": page}
+    ).json():
+        for item in batch:
+            key = kitab_key(item.get("dcterms:identifier", []), "@value")
+            if key is not None:
+                yield key, item
+        page += 1
 
 
 class Target:
@@ -98,44 +158,14 @@ password_env = "KITAB_TEST_DSPACE_PASSWORD"
 
     def set_secrets(self, monkeypatch) -> None:
         monkeypatch.setenv("KITAB_TEST_DSPACE_PASSWORD", "kitab")
-        self.session = requests.Session()
-        api = f"{self.sandbox.url}/api"
-        response = self.session.get(f"{api}/security/csrf")
-        token = response.headers["DSPACE-XSRF-TOKEN"]
-        response = self.session.post(
-            f"{api}/authn/login",
-            data={"user": "admin@example.org", "password": "kitab"},
-            headers={"X-XSRF-TOKEN": token},
-        )
-        assert response.status_code == 200
-        self.session.headers["Authorization"] = response.headers["Authorization"]
-        self.csrf = response.headers.get("DSPACE-XSRF-TOKEN", token)
+        self.session, self.csrf = dspace_login(self.sandbox.url)
 
-    def items(self) -> dict[str, dict]:
+    def items(self) -> dict[str, list[dict]]:
         """Every item by its kitab identity, with its files' names."""
-        api = f"{self.sandbox.url}/api"
-        found: dict[str, dict] = {}
-        page = 0
-        while True:
-            data = self.session.get(
-                f"{api}/discover/search/objects",
-                params={
-                    "dsoType": "ITEM",
-                    "configuration": "administrativeView",
-                    "page": page,
-                    "size": 100,
-                },
-            ).json()
-            result = data["_embedded"]["searchResult"]
-            for hit in result["_embedded"]["objects"]:
-                item = hit["_embedded"]["indexableObject"]
-                for value in item["metadata"].get("dc.identifier.other", []):
-                    if value["value"].startswith("kitab:"):
-                        item["files"] = self.files(item["uuid"])
-                        found.setdefault(value["value"][6:], []).append(item)
-            if page + 1 >= result["page"]["totalPages"]:
-                break
-            page += 1
+        found: dict[str, list[dict]] = {}
+        for key, item in dspace_items(self.session, self.sandbox.url):
+            item["files"] = self.files(item["uuid"])
+            found.setdefault(key, []).append(item)
         return found
 
     def files(self, uuid: str) -> list[str]:
@@ -193,22 +223,13 @@ item_set = {self.sandbox.item_set_id}
         monkeypatch.setenv("KITAB_TEST_OMEKA_CREDENTIAL", "kitab")
         self.keys = {"key_identity": "kitab", "key_credential": "kitab"}
 
-    def items(self) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        page = 1
-        while True:
-            batch = requests.get(
-                f"{self.sandbox.url}/api/items",
-                params={**self.keys, "per_page": 100, "page": page},
-            ).json()
-            if not batch:
-                return found
-            for item in batch:
-                for value in item.get("dcterms:identifier", []):
-                    if str(value.get("@value", "")).startswith("kitab:"):
-                        item["files"] = self.files(item["o:id"])
-                        found.setdefault(value["@value"][6:], []).append(item)
-            page += 1
+    def items(self) -> dict[str, list[dict]]:
+        """Every item by its kitab identity, with its files' names."""
+        found: dict[str, list[dict]] = {}
+        for key, item in omeka_items(self.sandbox.url, self.keys):
+            item["files"] = self.files(item["o:id"])
+            found.setdefault(key, []).append(item)
+        return found
 
     def files(self, item_id: int) -> list[str]:
         media = requests.get(

@@ -21,7 +21,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 from lxml import etree
-from targets import EXAMPLES, RECORDS, make_catalogue
+from targets import EXAMPLES, RECORDS, dspace_login, make_catalogue
+from targets import dspace_items as raw_dspace_items
+from targets import omeka_items as raw_omeka_items
 
 from kitab.cli import main
 from kitab.config import load_config
@@ -126,25 +128,22 @@ def wait_for(condition, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def by_control_number(pairs) -> dict[str, dict]:
+    """Items by control number (the key after its ``003:``), one item per record."""
+    found: dict[str, dict] = {}
+    for key, item in pairs:
+        control = key.rsplit(":", 1)[-1]
+        assert control not in found, f"two items for {control}"
+        found[control] = item
+    return found
+
+
 def omeka_items(sandbox) -> dict[str, dict]:
-    """Items by control number, read over the raw REST API; one item per record."""
     keys = {
         "key_identity": SECRETS["KITAB_SVC_OMEKA_ID"],
         "key_credential": SECRETS["KITAB_SVC_OMEKA_CREDENTIAL"],
     }
-    found: dict[str, dict] = {}
-    page = 1
-    while batch := requests.get(
-        f"{sandbox.url}/api/items", params={**keys, "per_page": 100, "page": page}
-    ).json():
-        for item in batch:
-            for value in item.get("dcterms:identifier", []):
-                if str(value.get("@value", "")).startswith("kitab:"):
-                    control = value["@value"].rsplit(":", 1)[-1]
-                    assert control not in found, f"two items for {control}"
-                    found[control] = item
-        page += 1
-    return found
+    return by_control_number(raw_omeka_items(sandbox.url, keys))
 
 
 def test_run_push_sync_and_status_on_omeka(tmp_path, data_dir, omeka):
@@ -260,32 +259,8 @@ def test_a_job_that_cannot_reach_its_target_is_an_error_in_history(tmp_path, dat
 
 
 def dspace_items(sandbox) -> dict[str, dict]:
-    """Items by control number through DSpace's own REST API; one item per record."""
-    api = f"{sandbox.url}/api"
-    session = requests.Session()
-    token = session.get(f"{api}/security/csrf").headers["DSPACE-XSRF-TOKEN"]
-    login = session.post(
-        f"{api}/authn/login",
-        data={"user": "admin@example.org", "password": SECRETS["KITAB_SVC_DSPACE_PASSWORD"]},
-        headers={"X-XSRF-TOKEN": token},
-    )
-    session.headers["Authorization"] = login.headers["Authorization"]
-    found: dict[str, dict] = {}
-    page = 0
-    while True:
-        params = {"dsoType": "ITEM", "configuration": "administrativeView", "page": page}
-        result = session.get(f"{api}/discover/search/objects", params={**params, "size": 100})
-        listing = result.json()["_embedded"]["searchResult"]
-        for hit in listing["_embedded"]["objects"]:
-            item = hit["_embedded"]["indexableObject"]
-            for value in item["metadata"].get("dc.identifier.other", []):
-                if value["value"].startswith("kitab:"):
-                    control = value["value"].rsplit(":", 1)[-1]
-                    assert control not in found, f"two items for {control}"
-                    found[control] = item
-        page += 1
-        if page >= listing["page"]["totalPages"]:
-            return found
+    session, _ = dspace_login(sandbox.url, SECRETS["KITAB_SVC_DSPACE_PASSWORD"])
+    return by_control_number(raw_dspace_items(session, sandbox.url))
 
 
 def test_runs_never_overlap_and_a_killed_holder_lets_go(tmp_path, data_dir, dspace):
@@ -464,7 +439,8 @@ lease_seconds = 30
     daemon = spawn("--log-file", log_file, "daemon", "-c", file)
     store = store_of(file)
     try:
-        wait_for(lambda: store.claims(), 30, "the first scheduled run")
+        # both claims taken (job and target: they are taken one after the other)
+        wait_for(lambda: len(store.claims()) == 2, 30, "the first scheduled run")
         daemon.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert daemon.poll() is None  # the first signal waits for the running push
